@@ -1,0 +1,1 @@
+"""Soirée: the shared pieces and the host-facing front (dashboard, player page, wiring)."""

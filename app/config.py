@@ -1,0 +1,110 @@
+"""Where every Soirée process finds its ports, paths and mode.
+
+One environment, read the same way by every process (DESIGN §3):
+``SOIREE_VAR`` (default ``/var``), ``SOIREE_PORT`` (default 8000), ``SOIREE_MODE``
+(``sandstorm`` when ``SANDSTORM=1``, else ``standalone``). Internal ports default to
+offsets from the front door's port so that several stacks (tests) can run side by side
+by choosing one free base port.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Mode = Literal["sandstorm", "standalone"]
+
+# Offsets from SOIREE_PORT for the internal, loopback-only listeners.
+API_OFFSET = 1  # uro-shim
+RELAY_OFFSET = 2  # relay WebSocket (+ /healthz)
+RELAY_ADMIN_OFFSET = 3  # relay stats and moderation; never routed by the front door
+APP_OFFSET = 4  # dashboard and player pages
+DB_OFFSET = 5  # CockroachDB or PostgreSQL SQL port
+DB_HTTP_OFFSET = 6  # CockroachDB console (loopback only)
+
+LOOPBACK = "127.0.0.1"  # /etc/hosts is hidden in a grain: never rely on "localhost"
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a runnable configuration."""
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{name} must be between 1 and 65535, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    var: Path
+    mode: Mode
+    port: int
+    api_port: int
+    relay_port: int
+    relay_admin_port: int
+    app_port: int
+    db_port: int
+    db_http_port: int
+    database_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        var = Path(env.get("SOIREE_VAR") or "/var").absolute()
+        mode_raw = env.get("SOIREE_MODE") or ("sandstorm" if env.get("SANDSTORM") == "1" else "standalone")
+        if mode_raw not in ("sandstorm", "standalone"):
+            raise ConfigError(f"SOIREE_MODE must be 'sandstorm' or 'standalone', got {mode_raw!r}")
+        mode: Mode = "sandstorm" if mode_raw == "sandstorm" else "standalone"
+        port = _port(env, "SOIREE_PORT", 8000)
+        db_port = _port(env, "SOIREE_DB_PORT", port + DB_OFFSET)
+        database_url = env.get("SOIREE_DATABASE_URL") or (
+            f"postgresql://root@{LOOPBACK}:{db_port}/soiree?sslmode=disable"
+        )
+        return cls(
+            var=var,
+            mode=mode,
+            port=port,
+            api_port=_port(env, "SOIREE_API_PORT", port + API_OFFSET),
+            relay_port=_port(env, "SOIREE_RELAY_PORT", port + RELAY_OFFSET),
+            relay_admin_port=_port(env, "SOIREE_RELAY_ADMIN_PORT", port + RELAY_ADMIN_OFFSET),
+            app_port=_port(env, "SOIREE_APP_PORT", port + APP_OFFSET),
+            db_port=db_port,
+            db_http_port=_port(env, "SOIREE_DB_HTTP_PORT", port + DB_HTTP_OFFSET),
+            database_url=database_url,
+        )
+
+    # The var directory's layout. Only the var directory is writable and persistent in a grain.
+    @property
+    def run_dir(self) -> Path:  # pid and socket files; emptied at every start
+        return self.var / "run"
+
+    @property
+    def log_dir(self) -> Path:  # size-capped rotating logs (a grain has no /dev/stdout)
+        return self.var / "log"
+
+    @property
+    def tmp_dir(self) -> Path:  # scratch space; /tmp is a 16 MiB tmpfs in a grain
+        return self.var / "tmp"
+
+    @property
+    def secrets_dir(self) -> Path:  # keys created on first start (ticket signing, host key)
+        return self.var / "secrets"
+
+    @property
+    def uploads_dir(self) -> Path:  # user content served under /uploads
+        return self.var / "uploads"
+
+    @property
+    def db_dir(self) -> Path:  # the database's store
+        return self.var / "db"

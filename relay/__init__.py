@@ -1,0 +1,1 @@
+"""The Soirée relay: an ownership-locking state relay over WebSocket."""

@@ -1,0 +1,1 @@
+"""A Uro-compatible HTTP API for the V-Sekai client."""
