@@ -41,8 +41,16 @@ class RawClient:
         self.member = 0
 
     @classmethod
-    async def connect(cls, port: int, target: str, headers: list[tuple[str, str]] | None = None) -> RawClient:
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async def connect(
+        cls, port: int, target: str, headers: list[tuple[str, str]] | None = None, *, rcvbuf: int = 0
+    ) -> RawClient:
+        if rcvbuf:  # a small receive buffer makes a slow reader visible to the relay quickly
+            sock = trio.socket.socket()
+            sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, rcvbuf)
+            await sock.connect(("127.0.0.1", port))
+            stream = trio.SocketStream(sock)
+        else:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
         ws = WSConnection(ConnectionType.CLIENT)
         extra = [(k.encode(), v.encode()) for k, v in headers or []]
         await stream.send_all(ws.send(Request(host="relay.test", target=target, extra_headers=extra)))
