@@ -10,6 +10,8 @@ a slow socket only ever delays its own connection; the core decides when it is t
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import struct
 import time
 from dataclasses import dataclass, field
@@ -37,6 +39,14 @@ RECEIVE_SIZE = 65536
 CLOSE_WAIT = 2.0  # how long to wait for the client's close frame after sending ours
 
 
+def _dup_socket(stream: trio.abc.Stream) -> socket.socket | None:
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    raw = socket.socket(fileno=os.dup(stream.socket.fileno()))
+    raw.setblocking(False)
+    return raw
+
+
 def ws_frame(payload: bytes) -> bytes:
     """A final, unmasked binary WebSocket frame (RFC 6455 §5.2) carrying ``payload``."""
     n = len(payload)
@@ -54,7 +64,9 @@ class Link:
     stream: trio.abc.Stream
     conn: Conn
     ws: Connection
+    raw: socket.socket | None = None  # a dup of the socket, for writes that need no waiting
     wake: trio.Event = field(default_factory=trio.Event)
+    busy: bool = False  # the writer task is in send_all: direct writes would reorder bytes
     close_sent: bool = False  # our close frame is queued: wait for the client's answer
     answering: bool = False  # the client's close is being answered: flush, then hang up
 
@@ -133,9 +145,27 @@ class RelayServer:
                 self.last_tick_stats = self.tick_stats.take()
 
     def wake_writers(self) -> None:
+        """Send what the core queued: straight into the socket when it has room (most of the
+        time), else through the connection's writer task, which waits for the socket."""
+        counters = self.core.counters
         for conn in self.core.take_wakeups():
             link = self.links.get(conn)
-            if link is not None:
+            if link is None:
+                continue
+            if link.busy or link.raw is None or conn.close is not None or not conn.outbox:
+                link.wake.set()
+                continue
+            frames = conn.take_outbox()
+            try:
+                sent = link.raw.send(frames[0]) if len(frames) == 1 else link.raw.sendmsg(frames)
+            except OSError:  # full (BlockingIOError) or broken: the writer task finds out which
+                sent = 0
+            total = sum(len(f) for f in frames)
+            conn.outbox_bytes -= sent
+            counters.messages_out += len(frames)
+            counters.bytes_out += sent
+            if sent < total:
+                conn.outbox.insert(0, b"".join(frames)[sent:])
                 link.wake.set()
 
     async def shutdown(self) -> None:
@@ -204,7 +234,7 @@ class RelayServer:
             return
         trailing, _ = request.conn.trailing_data
         conn = self.core.open(identity, trio.current_time())
-        link = Link(stream, conn, Connection(ConnectionType.SERVER))
+        link = Link(stream, conn, Connection(ConnectionType.SERVER), raw=_dup_socket(stream))
         self.links[conn] = link
         log.info("connection from %s (%s)", identity.name, identity.source)
         try:
@@ -212,6 +242,8 @@ class RelayServer:
         finally:
             del self.links[conn]
             self.core.connection_lost(conn, trio.current_time(), None)
+            if link.raw is not None:
+                link.raw.close()
 
     # --- WebSocket -------------------------------------------------------------------------------
 
@@ -284,11 +316,14 @@ class RelayServer:
             frames = conn.take_outbox()
             if frames:
                 data = b"".join(frames)
+                link.busy = True
                 try:
                     await stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     scope.cancel()
                     return
+                finally:
+                    link.busy = False
                 conn.outbox_bytes -= len(data)
                 counters.messages_out += len(frames)
                 counters.bytes_out += len(data)

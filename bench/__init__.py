@@ -1,0 +1,1 @@
+"""Benchmarks; ``./soiree bench NAME`` runs one (see bench/README.md)."""

@@ -1,0 +1,74 @@
+"""CPU cost of the relay's I/O-free core alone: no sockets, no WebSocket parsing.
+
+N members in one room; every simulated tick each member sends ``rate / tick_hz`` updates of a
+100-byte state, then the room flushes. Reports microseconds per inbound update and per tick,
+which bounds what the full relay can do on one core (the socket edge comes on top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+
+from app.identity import Identity
+from relay.core import RelayCore
+from relay.protocol import Focus, Hello, Join, Lifetime, Rule, Spawn, Update
+from relay.server import ws_frame
+from relay.settings import Settings
+
+
+def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float]:
+    core = RelayCore(Settings(max_members=n + 10), wrap=ws_frame)
+    now = 0.0
+    conns = []
+    for i in range(n):
+        conn = core.open(Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "t"), now)
+        pos = (float(i % 40) * 3, 0.0, float(i // 40) * 3) if focus else None
+        core.receive(conn, Hello(1, 1).encode() + Join(1, "lobby").encode(), now)
+        core.receive(conn, Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, pos, b"x" * 100).encode(), now)
+        if focus:
+            core.receive(conn, Focus(3, 1, pos).encode(), now)
+        conns.append(conn)
+    core.tick(now)
+    for c in conns:
+        c.take_outbox()
+        c.outbox_bytes = 0
+    per_tick = rate / core.settings.tick_hz
+    credit = 0.0
+    messages = [Update(1, i + 1, 1, None, b"y" * 100).encode() for i in range(n)]
+    t_receive = t_tick = 0.0
+    updates = 0
+    for _ in range(ticks):
+        now += core.settings.tick_interval
+        credit += per_tick
+        t0 = time.perf_counter()
+        while credit >= 1:
+            credit -= 1
+            for conn, msg in zip(conns, messages, strict=True):
+                core.receive(conn, msg, now)
+            updates += n
+        t1 = time.perf_counter()
+        core.tick(now)
+        t2 = time.perf_counter()
+        for c in conns:
+            c.take_outbox()
+            c.outbox_bytes = 0
+        t_receive += t1 - t0
+        t_tick += t2 - t1
+    return 1e6 * t_receive / max(updates, 1), 1e6 * t_tick / ticks
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench core", description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="100,300,500,1000")
+    parser.add_argument("--ticks", type=int, default=150)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--focus", action="store_true", help="every member declares a focus (distance tiers)")
+    args = parser.parse_args(argv)
+    print("clients  us/update  us/tick  core CPU at rate")
+    for n in [int(x) for x in args.clients.split(",")]:
+        per_update, per_tick = measure(n, args.ticks, args.rate, args.focus)
+        load = (per_update * n * args.rate + per_tick * 30) / 1e6
+        print(f"{n:7d} {per_update:10.2f} {per_tick:8.0f} {100 * load:15.1f}%")
+    return 0

@@ -1,0 +1,447 @@
+"""Relay capacity benchmark: N avatars in one room, everyone receiving everyone.
+
+Each client sends 20 updates a second of a 100-byte state for its own avatar (sender id,
+sequence number, send time, padding). A few *sampling* clients parse every message and time
+every update they receive; all the others only drain their sockets, so that the load
+generator (one Python process on its own core) is not the bottleneck (research:
+peer-benchmarks.md). Capacity is the largest N whose p99 latency stays within 50 ms and whose
+samplers end with every avatar's latest state.
+
+The generator is plain non-blocking sockets and epoll: no framework, as little work per byte
+as possible. Client frames use the all-zero masking key, which RFC 6455 allows and which
+leaves the payload as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import resource
+import select
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from app.identity import Identity, load_secret, sign_ticket
+from relay.protocol import HEADER, Hello, Join, Lifetime, Rule, Spawn
+
+STATE = struct.Struct("<IIQ")  # sender index, sequence number, send time (monotonic ns)
+STATE_SIZE = 100
+UPDATE_HEAD = struct.Struct("<HIIB")
+RESULT = 0x85
+STATE_TYPE = 0xA1
+RECV = 1 << 20
+
+
+def client_frame(payload: bytes) -> bytes:
+    """A masked client frame with the all-zero key (payload unchanged)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x82, 0x80 | n))
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x82, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x82, 0x80 | 127, n)
+    return head + b"\0\0\0\0" + payload
+
+
+class FrameReader:
+    """Splits the relay's (unmasked, unfragmented) frames out of a byte stream."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self.buf += data
+        out = []
+        buf = self.buf
+        off = 0
+        while len(buf) - off >= 2:
+            n = buf[off + 1] & 0x7F
+            head = 2
+            if n == 126:
+                if len(buf) - off < 4:
+                    break
+                n = int.from_bytes(buf[off + 2 : off + 4], "big")
+                head = 4
+            elif n == 127:
+                if len(buf) - off < 10:
+                    break
+                n = int.from_bytes(buf[off + 2 : off + 10], "big")
+                head = 10
+            if len(buf) - off < head + n:
+                break
+            if buf[off] & 0x0F == 0x2:
+                out.append(bytes(buf[off + head : off + head + n]))
+            off += head + n
+        del buf[:off]
+        return out
+
+
+@dataclass
+class Client:
+    index: int
+    sock: socket.socket
+    sampler: bool
+    room: int = 0
+    avatar: int = 0
+    seq: int = 0
+    pending: bytearray = field(default_factory=bytearray)
+    reader: FrameReader = field(default_factory=FrameReader)
+    latencies: list[float] = field(default_factory=list)
+    latest: dict[int, int] = field(default_factory=dict)  # sender index -> newest sequence seen
+    received: int = 0
+
+
+def handshake(port: int, ticket: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /relay?ticket={ticket} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("relay closed during the handshake")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
+    return sock
+
+
+def read_until(sock: socket.socket, reader: FrameReader, done: object) -> list[tuple[int, bytes]]:
+    """Blocking read until ``done(records)`` holds (setup only)."""
+    records: list[tuple[int, bytes]] = []
+    while not done(records):  # type: ignore[operator]
+        data = sock.recv(RECV)
+        if not data:
+            raise ConnectionError("relay closed during setup")
+        for message in reader.feed(data):
+            off = 0
+            while off < len(message):
+                t, n = HEADER.unpack_from(message, off)
+                records.append((t, message[off + 3 : off + 3 + n]))
+                off += 3 + n
+    return records
+
+
+def result_of(records: list[tuple[int, bytes]], req: int) -> int | None:
+    """The value of the OK RESULT for ``req``, if it came."""
+    for t, body in records:
+        if t == RESULT and struct.unpack_from("<I", body)[0] == req:
+            if body[4] != 0:
+                raise RuntimeError(f"request {req} failed with status {body[4]}")
+            return int(struct.unpack_from("<I", body, 5)[0])
+    return None
+
+
+@dataclass
+class RoundResult:
+    clients: int
+    samplers: int
+    seconds: float
+    sent: int
+    expected_per_sampler: int
+    delivered_ratio: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    latest_ok: bool
+    server_cpu_percent: float
+    server_rss_mb: float
+    server_rss_per_client_kb: float
+    late_sends: int
+    load_average: str
+
+    @property
+    def passed(self) -> bool:
+        return self.p99_ms <= 50.0 and self.latest_ok
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_round(
+    port: int, key: bytes, pid: int, n: int, samplers: int, warmup: float, seconds: float, rate: float
+) -> RoundResult:
+    base_rss = proc_rss_mb(pid)
+    clients: list[Client] = []
+    ep = select.epoll()
+    for i in range(n):
+        ident = Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "ticket")
+        sock = handshake(port, sign_ticket(key, ident, now=time.time(), ttl=600))
+        c = Client(i, sock, sampler=i < samplers)
+        state = STATE.pack(i, 0, 0).ljust(STATE_SIZE, b".")
+        sock.sendall(
+            client_frame(
+                Hello(1, 1).encode()
+                + Join(1, "lobby").encode()
+                + Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, None, state).encode()
+            )
+        )
+        recs = read_until(sock, c.reader, lambda r: result_of(r, 2) is not None)
+        c.room, c.avatar = result_of(recs, 1) or 0, result_of(recs, 2) or 0
+        sock.setblocking(False)
+        ep.register(sock.fileno(), select.EPOLLIN)
+        clients.append(c)
+    by_fd = {c.sock.fileno(): c for c in clients}
+    drain = bytearray(RECV)
+    view = memoryview(drain)
+    interval = 1.0 / rate
+    start = time.monotonic() + 0.2
+    next_send = [start + interval * i / n for i in range(n)]
+    order = sorted(range(n), key=lambda i: next_send[i])
+    measure_from = start + warmup
+    stop_at = measure_from + seconds
+    sent = 0
+    late = 0
+    cpu0 = None
+    head_base = UPDATE_HEAD.size
+    pos = 0
+    while True:
+        now = time.monotonic()
+        if cpu0 is None and now >= measure_from:
+            cpu0 = proc_cpu_seconds(pid)
+            for c in clients:
+                c.latencies.clear()
+                c.received = 0
+            sent_at_measure = sent
+        if now >= stop_at:
+            break
+        # send everything due (clients are kept in send-time order, round robin)
+        while next_send[order[pos]] <= now:
+            i = order[pos]
+            c = clients[i]
+            c.seq += 1
+            if now - next_send[i] > 0.02:
+                late += 1
+            state = STATE.pack(i, c.seq, time.monotonic_ns()).ljust(STATE_SIZE, b".")
+            body = UPDATE_HEAD.pack(c.room, c.avatar, 1, 0) + state
+            frame = client_frame(HEADER.pack(0x21, head_base + STATE_SIZE) + body)
+            if c.pending:
+                c.pending += frame
+            else:
+                try:
+                    n_sent = c.sock.send(frame)
+                except BlockingIOError:
+                    n_sent = 0
+                if n_sent < len(frame):
+                    c.pending += frame[n_sent:]
+                    ep.modify(c.sock.fileno(), select.EPOLLIN | select.EPOLLOUT)
+            sent += 1
+            next_send[i] += interval
+            pos = (pos + 1) % n
+        timeout = max(0.0, next_send[order[pos]] - time.monotonic())
+        for fd, events in ep.poll(timeout):
+            c = by_fd[fd]
+            if events & select.EPOLLOUT and c.pending:
+                try:
+                    k = c.sock.send(c.pending)
+                    del c.pending[:k]
+                except BlockingIOError:
+                    pass
+                if not c.pending:
+                    ep.modify(fd, select.EPOLLIN)
+            if events & select.EPOLLIN:
+                if not c.sampler:
+                    while True:
+                        try:
+                            if c.sock.recv_into(view) < RECV:
+                                break
+                        except BlockingIOError:
+                            break
+                    continue
+                try:
+                    data = c.sock.recv(RECV)
+                except BlockingIOError:
+                    continue
+                sample(c, data, measure_from)
+    cpu = proc_cpu_seconds(pid) - (cpu0 or 0.0)
+    rss = proc_rss_mb(pid)
+    # stop sending; let the last updates land, then check the samplers have the latest of everyone
+    quiet_until = time.monotonic() + 1.0
+    while time.monotonic() < quiet_until:
+        for fd, events in ep.poll(0.05):
+            c = by_fd[fd]
+            if events & select.EPOLLIN:
+                try:
+                    data = c.sock.recv(RECV)
+                except BlockingIOError:
+                    continue
+                if c.sampler:
+                    sample(c, data, float("inf"))
+    expected = {c.index: c.seq for c in clients}
+    latest_ok = all(s.latest == expected for s in clients if s.sampler)
+    latencies = [x for c in clients if c.sampler for x in c.latencies]
+    per_sampler = (sent - sent_at_measure) if cpu0 is not None else 0
+    received = sum(c.received for c in clients if c.sampler)
+    for c in clients:
+        c.sock.close()
+    ep.close()
+    return RoundResult(
+        clients=n,
+        samplers=samplers,
+        seconds=seconds,
+        sent=sent,
+        expected_per_sampler=per_sampler,
+        delivered_ratio=round(received / (per_sampler * samplers), 4) if per_sampler else 0.0,
+        p50_ms=round(percentile(latencies, 0.50), 2),
+        p99_ms=round(percentile(latencies, 0.99), 2),
+        max_ms=round(max(latencies, default=float("nan")), 2),
+        latest_ok=latest_ok,
+        server_cpu_percent=round(100 * cpu / seconds, 1),
+        server_rss_mb=round(rss, 1),
+        server_rss_per_client_kb=round(1024 * (rss - base_rss) / n, 1),
+        late_sends=late,
+        load_average=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+    )
+
+
+def sample(c: Client, data: bytes, measure_from: float) -> None:
+    now_ns = time.monotonic_ns()
+    measuring = time.monotonic() >= measure_from
+    for message in c.reader.feed(data):
+        off = 0
+        end = len(message)
+        while off < end:
+            t = message[off]
+            n = message[off + 1] | (message[off + 2] << 8)
+            if t == STATE_TYPE:
+                sender, seq, sent_ns = STATE.unpack_from(message, off + 3 + UPDATE_HEAD.size)
+                if seq > c.latest.get(sender, -1):
+                    c.latest[sender] = seq
+                if measuring and seq:
+                    c.latencies.append((now_ns - sent_ns) / 1e6)
+                    c.received += 1
+            off += 3 + n
+
+
+def start_relay(
+    var: Path, port: int, cpu: str, settings: list[str], profile: str = ""
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SOIREE_VAR": str(var), "SOIREE_PORT": str(port), "SOIREE_MODE": "standalone"}
+    python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+    cmd = [*python, "-m", "relay", "--no-database", "--log-level", "WARNING"]
+    for s in settings:
+        cmd += ["--set", s]
+    if cpu:
+        cmd = ["taskset", "-c", cpu, *cmd]
+    proc = subprocess.Popen(cmd, env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port + 2), timeout=0.5) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n")
+                if s.recv(100).startswith(b"HTTP/1.1 200"):
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the relay did not start")
+
+
+def free_base_port() -> int:
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + 8 < 65536:
+            try:
+                for off in range(8):
+                    with socket.socket() as t:
+                        t.bind(("127.0.0.1", base + off))
+                return base
+            except OSError:
+                continue
+    raise RuntimeError("no free ports")
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench relay", description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="100,200,300,400,500,600,800,1000", help="comma-separated N")
+    parser.add_argument("--samplers", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="updates per second per client")
+    parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the relay ('' for none)")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU for this generator (-1 for none)")
+    parser.add_argument("--set", action="append", default=[], help="relay setting, as python -m relay --set")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--profile", default="", help="run the relay under cProfile, writing PATH.N")
+    parser.add_argument(
+        "--stop-after-fail", type=int, default=2, help="stop after this many failing N in a row"
+    )
+    args = parser.parse_args(argv)
+    if args.client_cpu >= 0:
+        os.sched_setaffinity(0, {args.client_cpu})
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sizes = [int(x) for x in args.clients.split(",") if x]
+    settings = [f"max_members={max(sizes) + 10}", *args.set]
+    results: list[RoundResult] = []
+    fails = 0
+    print(
+        f"relay benchmark: {args.rate:g} updates/s of {STATE_SIZE} B per client, everyone receives everyone"
+    )
+    print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
+    header = "clients  p50 ms  p99 ms  max ms  delivered  latest  relay CPU  RSS MB  KB/client  late sends"
+    print(header)
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as var:
+            port = free_base_port()
+            profile = f"{args.profile}.{n}" if args.profile else ""
+            relay = start_relay(Path(var), port, args.server_cpu, settings, profile)
+            try:
+                key = load_secret(Path(var) / "secrets", "ticket.key")
+                r = run_round(
+                    port + 2, key, relay.pid, n, args.samplers, args.warmup, args.seconds, args.rate
+                )
+            finally:
+                relay.terminate()
+                relay.wait(timeout=10)
+        results.append(r)
+        print(
+            f"{r.clients:7d} {r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.max_ms:7.1f} {r.delivered_ratio:10.4f} "
+            f"{'yes' if r.latest_ok else 'NO':>7} {r.server_cpu_percent:9.1f}% {r.server_rss_mb:7.1f} "
+            f"{r.server_rss_per_client_kb:10.1f} {r.late_sends:11d}  {'ok' if r.passed else 'over'}",
+            flush=True,
+        )
+        fails = 0 if r.passed else fails + 1
+        if fails >= args.stop_after_fail:
+            break
+    best = max((r.clients for r in results if r.passed), default=0)
+    print(f"capacity: {best} clients with p99 <= 50 ms and every latest state delivered")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0
