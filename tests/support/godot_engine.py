@@ -4,7 +4,7 @@ Each run gets its own loopback HTTP server (engine files, a small page, the pack
 its own Chromium with a fresh profile, so runs are independent and several can go at once. The
 page reports every printed line and the exit code back to the server (`godot_page.html`).
 
-    result = run_godot_project(project_dir, args=["n=10"], timeout=60)
+    result = run_godot_project(project_dir, args=["n=10"])
     assert result.exit_code == 0, result.describe()
 
 `args` reach the project as `OS.get_cmdline_user_args()`.
@@ -133,7 +133,7 @@ class GodotRun:
         pck: bytes,
         args: Sequence[str] = (),
         *,
-        timeout: float = 60.0,
+        timeout: float = 120.0,
         stop_on_parse_error: bool = True,
         engine_args: Sequence[str] = ENGINE_ARGS,
     ) -> None:
@@ -382,7 +382,7 @@ def project_run(
     project_dir: Path,
     args: Sequence[str] = (),
     *,
-    timeout: float = 60.0,
+    timeout: float = 120.0,
     extra: Mapping[str, Path] | None = None,
     stop_on_parse_error: bool = True,
 ) -> GodotRun:
