@@ -101,7 +101,7 @@ async def _uploader(request: Request, kind: str) -> Account:
 
 def _file(fields: Fields, name: str, *, required: bool) -> Upload | None:
     value = fields.raw(name)
-    label = f"{fields.entity}[{name}]"
+    label = fields.label(name)
     if value is None:
         if required:
             raise bad_request(f"{label} is required: attach the file.", label)

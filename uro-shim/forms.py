@@ -99,10 +99,12 @@ class Fields:
                 raise FormError(f"{entity!r} must be a group of fields.", entity)
             merged.update(nested or {})
         self.entity = entity
+        self._grouped = entity is not None and entity in body
         self._values = merged
 
-    def _label(self, name: str) -> str:
-        return f"{self.entity}[{name}]" if self.entity else name
+    def label(self, name: str) -> str:
+        """The field's name as the caller wrote it: ``shard[port]`` for grouped fields."""
+        return f"{self.entity}[{name}]" if self._grouped else name
 
     def has(self, name: str) -> bool:
         return self._values.get(name) is not None
@@ -122,20 +124,20 @@ class Fields:
         value = self._values.get(name)
         if value is None or (value == "" and required):
             if required:
-                raise FormError(f"{self._label(name)} is required.", self._label(name))
+                raise FormError(f"{self.label(name)} is required.", self.label(name))
             return default
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise FormError(f"{self._label(name)} must be text.", self._label(name))
+            raise FormError(f"{self.label(name)} must be text.", self.label(name))
         text = str(value)
         if "\x00" in text:
-            raise FormError(f"{self._label(name)} must not contain NUL characters.", self._label(name))
+            raise FormError(f"{self.label(name)} must not contain NUL characters.", self.label(name))
         if len(text) > max_len:
             raise FormError(
-                f"{self._label(name)} is too long (at most {max_len} characters).", self._label(name)
+                f"{self.label(name)} is too long (at most {max_len} characters).", self.label(name)
             )
         if len(text) < min_len:
             raise FormError(
-                f"{self._label(name)} is too short (at least {min_len} characters).", self._label(name)
+                f"{self.label(name)} is too short (at least {min_len} characters).", self.label(name)
             )
         return text
 
@@ -151,7 +153,7 @@ class Fields:
         value = self._values.get(name)
         if value is None or value == "":
             if required:
-                raise FormError(f"{self._label(name)} is required.", self._label(name))
+                raise FormError(f"{self.label(name)} is required.", self.label(name))
             return default
         number: int | None = None
         if isinstance(value, bool):
@@ -167,9 +169,9 @@ class Fields:
             elif re.fullmatch(r"[+-]?\d{1,12}\.0*", text):  # Godot writes floats as "7777.0"
                 number = int(text.split(".")[0])
         if number is None:
-            raise FormError(f"{self._label(name)} must be a whole number.", self._label(name))
+            raise FormError(f"{self.label(name)} must be a whole number.", self.label(name))
         if not low <= number <= high:
-            raise FormError(f"{self._label(name)} must be between {low} and {high}.", self._label(name))
+            raise FormError(f"{self.label(name)} must be between {low} and {high}.", self.label(name))
         return number
 
     def boolean(self, name: str, *, default: bool | None = None) -> bool | None:
@@ -184,7 +186,7 @@ class Fields:
                 return True
             if text in _FALSE:
                 return False
-        raise FormError(f"{self._label(name)} must be true or false.", self._label(name))
+        raise FormError(f"{self.label(name)} must be true or false.", self.label(name))
 
 
 def parse_uuid(raw: str, what: str = "That item") -> str:
