@@ -123,8 +123,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.stop()
             await http.aclose()
 
-    return Starlette(
+    application = Starlette(
         routes=ROUTES,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
+    application.router.redirect_slashes = False  # a JSON 404 beats a redirect the client would not follow
+    return application

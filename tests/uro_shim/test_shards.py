@@ -15,8 +15,13 @@ from tests.uro_shim.conftest import UroServer
 from tests.uro_shim.godot import GodotUro
 from tests.uro_shim.test_sessions import host_client, register
 
-SHARD = {"port": 7777, "map": "uro://dddf8154-60a3-4c9f-888b-fb70c3e2655f", "name": "Alice's place",
-         "max_users": 16, "current_users": 1}  # fmt: skip
+SHARD = {
+    "port": 7777,
+    "map": "uro://dddf8154-60a3-4c9f-888b-fb70c3e2655f",
+    "name": "Alice's place",
+    "max_users": 16,
+    "current_users": 1,
+}
 
 
 def listed(client: GodotUro) -> list[dict]:
