@@ -178,6 +178,19 @@ _SESSION_JOIN = f"""SELECT s.id, {USER_COLUMNS} FROM uro_sessions s
     WHERE i.revoked_at IS NULL AND """
 
 
+async def sign_in_where(
+    conn: psycopg.AsyncConnection, where: str, params: tuple[Any, ...], settings: Settings
+) -> tuple[Account, str, str] | None:
+    """Open a session for the one account ``where`` selects (a trusted SQL condition on ``u``)."""
+    cur = await conn.execute(f"SELECT {USER_COLUMNS} FROM uro_users u WHERE {where}", params)
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    account = account_from_row(row)
+    access, renewal = await create_session(conn, account.id, settings)
+    return account, access, renewal
+
+
 async def account_for_access_token(conn: psycopg.AsyncConnection, token: str) -> Account | None:
     cur = await conn.execute(
         _SESSION_JOIN + "s.access_hash = %s AND s.access_expires_at > %s", (token_digest(token), now_utc())

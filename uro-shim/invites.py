@@ -131,15 +131,10 @@ async def redeem(request: Request) -> JSONResponse:
                 "UPDATE uro_users SET display_name = %s, updated_at = now() WHERE invite_id = %s",
                 (wanted, invite_id),
             )
-        cur = await conn.execute(
-            f"SELECT {accounts.USER_COLUMNS} FROM uro_users u WHERE u.invite_id = %s", (invite_id,)
-        )
-        row = await cur.fetchone()
-        if row is None:
+        session = await accounts.sign_in_where(conn, "u.invite_id = %s", (invite_id,), svc.settings)
+        if session is None:
             raise ApiError(409, "That invite could not be used right now; try again.")
-        account = accounts.account_from_row(row)
-        access, renewal = await accounts.create_session(conn, account.id, svc.settings)
-        return account, access, renewal
+        return session
 
     account, access, renewal = await svc.db.transaction(sign_in)
     return ok(session_block(account, access, renewal))

@@ -109,14 +109,10 @@ async def register(request: Request) -> JSONResponse:
             kind=accounts.KIND_REGISTERED,
             flags=accounts.player_flags(svc.settings),
         )
-        if not inserted:
+        session = await accounts.sign_in_where(conn, "u.username = %s", (username,), svc.settings)
+        if not inserted or session is None:
             raise ApiError(409, "That username or e-mail address is taken.")
-        cur = await conn.execute(
-            f"SELECT {accounts.USER_COLUMNS} FROM uro_users u WHERE u.username = %s", (username,)
-        )
-        account = accounts.account_from_row(await cur.fetchone())
-        access, renewal = await accounts.create_session(conn, account.id, svc.settings)
-        return account, access, renewal
+        return session
 
     account, access, renewal = await svc.db.transaction(create)
     return ok(session_block(account, access, renewal))
@@ -235,16 +231,15 @@ async def host_session(request: Request) -> JSONResponse:
             flags=(True, True, True),
             is_admin=True,
         )
-        cur = await conn.execute(
-            f"SELECT {accounts.USER_COLUMNS} FROM uro_users u WHERE u.username = %s AND u.kind = %s",
+        session = await accounts.sign_in_where(
+            conn,
+            "u.username = %s AND u.kind = %s",
             (accounts.HOST_USERNAME, accounts.KIND_HOST),
+            svc.settings,
         )
-        row = await cur.fetchone()
-        if row is None:
+        if session is None:
             raise ApiError(409, "The host account's name is taken by another account.")
-        account = accounts.account_from_row(row)
-        access, renewal = await accounts.create_session(conn, account.id, svc.settings)
-        return account, access, renewal
+        return session
 
     account, access, renewal = await svc.db.transaction(start)
     return ok(session_block(account, access, renewal))
