@@ -142,14 +142,15 @@ def test_bearer_prefix_and_empty_authorization(uro: UroServer) -> None:
 
 
 def test_tokens_expire(make_uro: Callable[..., UroServer], database_url: str) -> None:
-    uro = make_uro(database_url, SOIREE_ACCESS_TOKEN_TTL="2", SOIREE_RENEWAL_TOKEN_TTL="4")
+    # Lifetimes long enough for a loaded machine to make the "still valid" calls in time.
+    uro = make_uro(database_url, SOIREE_ACCESS_TOKEN_TTL="4", SOIREE_RENEWAL_TOKEN_TTL="10")
     client = register(uro)
     assert client.profile().status_code == 200
-    time.sleep(2.5)
+    time.sleep(4.5)
     assert client.profile().status_code == 401  # access token expired
     client.keep_session(client.renew())  # the renewal token still works and rotates the pair
     assert client.profile().status_code == 200
-    time.sleep(4.5)
+    time.sleep(10.5)
     assert client.renew().status_code == 401  # the new renewal token expired too
 
 
