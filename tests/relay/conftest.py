@@ -75,10 +75,16 @@ async def start_relay(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[St
         database_url: str | None = None,
         mode: str = "standalone",
         restore_wait: float = 10.0,
+        env: dict[str, str] | None = None,
         **settings: Any,
     ) -> RunningRelay:
         base = free_port_block(8)
-        env = {"SOIREE_VAR": str(tmp_path / "var"), "SOIREE_PORT": str(base), "SOIREE_MODE": mode}
+        env = {
+            "SOIREE_VAR": str(tmp_path / "var"),
+            "SOIREE_PORT": str(base),
+            "SOIREE_MODE": mode,
+            **(env or {}),
+        }
         if database_url:
             env["SOIREE_DATABASE_URL"] = database_url
         config = Config.from_env(env)

@@ -1,0 +1,126 @@
+"""The relay with the real Uro API: Uro tokens and API-issued tickets open the relay; the API
+lists the relay's rooms as shards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+from uro_shim.sessions import host_key_text
+from uro_shim.settings import STOCK_CLIENT_SIGNUP_KEY
+
+from app.identity import load_secret
+from tests.relay.conftest import RunningRelay, StartRelay
+from tests.relay.raw import RawClient, Rejected
+from tests.support.net import free_port
+from tests.uro_shim.conftest import UroServer, server_env
+from tests.uro_shim.godot import GodotUro
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def uro_with_relay_port(tmp_path: Path, database_url: str) -> Iterator[tuple[UroServer, int]]:
+    """A real uro-shim process that looks for the relay's admin endpoint on a port chosen here."""
+    admin_port = free_port()
+    env = server_env(tmp_path / "uro-var", database_url, SOIREE_RELAY_ADMIN_PORT=str(admin_port))
+    server = UroServer(
+        f"http://127.0.0.1:{env['SOIREE_API_PORT']}", tmp_path / "uro-var", env, tmp_path / "uro.log"
+    )
+    server.start()
+    yield server, admin_port
+    server.stop()
+
+
+def player(uro: UroServer, name: str) -> GodotUro:
+    client = GodotUro(uro.client())
+    client.keep_session(client.register(name, f"{name}@example.org", PASSWORD, STOCK_CLIENT_SIGNUP_KEY))
+    return client
+
+
+def host(uro: UroServer) -> GodotUro:
+    client = GodotUro(uro.client())
+    key = host_key_text(load_secret(uro.var / "secrets", "host.key"))
+    client.keep_session(client.http.post("/api/v1/host/session", data={"key": key}))
+    return client
+
+
+async def relay_for(start_relay: StartRelay, uro: UroServer, admin_port: int) -> RunningRelay:
+    env = {
+        "SOIREE_VAR": str(uro.var),  # the same secrets: tickets signed by the API verify here
+        "SOIREE_API_PORT": uro.env["SOIREE_API_PORT"],
+        "SOIREE_RELAY_ADMIN_PORT": str(admin_port),
+    }
+    return await start_relay(env=env)
+
+
+async def test_uro_tokens_open_the_relay_with_the_accounts_identity(
+    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
+) -> None:
+    uro, admin_port = uro_with_relay_port
+    relay = await relay_for(start_relay, uro, admin_port)
+    alice = await trio.to_thread.run_sync(player, uro, "alice")
+    the_host = await trio.to_thread.run_sync(host, uro)
+    profile = (await trio.to_thread.run_sync(alice.profile)).json()["data"]
+    core = relay.server.core
+    ways = [
+        (f"/relay?token={alice.access_token}", []),
+        ("/relay", [("Authorization", alice.access_token)]),  # raw, as the Godot client sends it
+        ("/relay", [("Authorization", f"Bearer {alice.access_token}")]),
+    ]
+    for target, headers in ways:
+        client = await RawClient.connect(relay.port, target, headers)
+        session = core.sessions[(await client.hello()).member]
+        assert (session.user_id, session.name, session.identity.source) == (
+            profile["user"]["id"],
+            "alice",
+            "token",
+        )
+        assert session.permissions == 1  # play only
+    host_client = await RawClient.connect(relay.port, f"/relay?token={the_host.access_token}")
+    assert core.sessions[(await host_client.hello()).member].permissions == 3  # an admin is a host
+    for bad in (f"/relay?token={alice.access_token}x", "/relay?token=nonsense"):
+        with pytest.raises(Rejected) as err:
+            await RawClient.connect(relay.port, bad)
+        assert err.value.status == 401
+
+
+async def test_tickets_from_the_api_open_the_relay(
+    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
+) -> None:
+    uro, admin_port = uro_with_relay_port
+    relay = await relay_for(start_relay, uro, admin_port)
+    bob = await trio.to_thread.run_sync(player, uro, "bob")
+    response = await trio.to_thread.run_sync(lambda: bob.request("POST", "/tickets"))
+    ticket = response.json()["data"]["ticket"]
+    client = await RawClient.connect(relay.port, f"/relay?ticket={ticket}")
+    session = relay.server.core.sessions[(await client.hello()).member]
+    assert session.name == "bob" and session.identity.source == "ticket"
+
+
+async def test_the_api_lists_the_relay_rooms_as_shards(
+    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
+) -> None:
+    uro, admin_port = uro_with_relay_port
+    relay = await relay_for(start_relay, uro, admin_port)
+    alice = await trio.to_thread.run_sync(player, uro, "carol")
+    async with relay.connect("dave") as dave:
+        await dave.join("garden")
+        listing = await trio.to_thread.run_sync(lambda: alice.request("GET", "/shards"))
+    shards = {s["name"]: s for s in listing.json()["data"]["shards"]}
+    assert shards["garden"]["current_users"] == 1 and shards["garden"]["max_users"] == 256
+    assert "lobby" in shards
+
+
+async def test_tokens_cannot_be_checked_while_the_api_is_down(
+    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
+) -> None:
+    uro, admin_port = uro_with_relay_port
+    relay = await relay_for(start_relay, uro, admin_port)
+    erin = await trio.to_thread.run_sync(player, uro, "erin")
+    await trio.to_thread.run_sync(uro.stop)
+    with pytest.raises(Rejected) as err:
+        await RawClient.connect(relay.port, f"/relay?token={erin.access_token}")
+    assert err.value.status == 503
