@@ -356,3 +356,18 @@ def test_requests_for_a_room_not_joined_are_unknown_room() -> None:
     sim.tick()
     a.read()
     assert a.of(Refused)[-1].status == Status.UNKNOWN_ROOM
+
+
+def test_a_pending_ask_follows_the_mastership() -> None:
+    sim, a, b, c, room = room_of_three()
+    oid = spawn(a, room, Rule.ASK)
+    rb = b.req()
+    b.send(Request(rb, room, oid))
+    sim.tick()
+    first = next(r for r in a.read() if isinstance(r, Ask))
+    assert a.call(SetMaster, room, oid, c.member).status == Status.OK
+    moved = next(r for r in c.read() if isinstance(r, Ask))
+    assert (moved.ask, moved.requester) == (first.ask, b.member)
+    assert a.call(Answer, room, oid, first.ask, 1).status == Status.NOT_MASTER  # no longer its call
+    assert c.call(Answer, room, oid, moved.ask, 1).status == Status.OK
+    assert b.result(rb).status == Status.GRANTED

@@ -176,3 +176,15 @@ def test_the_examples_in_protocol_md_decode_as_described() -> None:
     assert by_start["The"] == p.State(1, 3, 1, None, b"hey")
     assert by_start["OWNER"] == p.Owner(1, 3, 5, 2)
     assert by_start["EVENT"] == p.Event(1, (), b"bang")
+
+
+def test_welcome_layout_matches_the_offsets_in_protocol_md() -> None:
+    w = p.Welcome(
+        1, 5, 1, bytes(range(16)), 123456789, 30, 15, 60, 30, 2000, 500, 65535, 16384, 8192, 300, 600
+    )
+    body = w.encode()[3:]
+    assert len(body) == 59
+    assert struct.unpack_from("<HIB", body, 0) == (1, 5, 1) and body[7:23] == bytes(range(16))
+    assert struct.unpack_from("<Q", body, 23) == (123456789,)
+    assert struct.unpack_from("<6H", body, 31) == (30, 15, 60, 30, 2000, 500)
+    assert struct.unpack_from("<3I2H", body, 43) == (65535, 16384, 8192, 300, 600)

@@ -236,3 +236,14 @@ async def test_connecting_with_a_refused_ticket_raises_disconnected(relay: Runni
     with pytest.raises(Disconnected):
         async with open_relay(relay.url, ticket="v1.x.y", reconnect=False):
             pass
+
+
+async def test_stopping_the_relay_says_goodbye_to_everyone(start_relay: StartRelay) -> None:
+    relay = await start_relay()
+    async with relay.connect("alice", reconnect=False) as alice:
+        await alice.join("lobby")
+        await relay.stop()
+        with trio.fail_after(5):
+            while alice.goodbye is None:
+                await trio.sleep(0.01)
+        assert alice.goodbye.code == 4008
