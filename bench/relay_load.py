@@ -195,10 +195,9 @@ def run_round(
     base_rss = proc_rss_mb(pid)
     clients: list[Client] = []
     ep = select.epoll()
-    for i in range(n):
+    for i in range(n):  # connect everyone first, then collect the answers: setup takes ticks, not N ticks
         ident = Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "ticket")
         sock = handshake(port, sign_ticket(key, ident, now=time.time(), ttl=600))
-        c = Client(i, sock, sampler=i < samplers)
         state = STATE.pack(i, 0, 0).ljust(STATE_SIZE, b".")
         sock.sendall(
             client_frame(
@@ -207,11 +206,12 @@ def run_round(
                 + Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, None, state).encode()
             )
         )
-        recs = read_until(sock, c.reader, lambda r: result_of(r, 2) is not None)
+        clients.append(Client(i, sock, sampler=i < samplers))
+    for c in clients:
+        recs = read_until(c.sock, c.reader, lambda r: result_of(r, 2) is not None)
         c.room, c.avatar = result_of(recs, 1) or 0, result_of(recs, 2) or 0
-        sock.setblocking(False)
-        ep.register(sock.fileno(), select.EPOLLIN)
-        clients.append(c)
+        c.sock.setblocking(False)
+        ep.register(c.sock.fileno(), select.EPOLLIN)
     by_fd = {c.sock.fileno(): c for c in clients}
     drain = bytearray(RECV)
     view = memoryview(drain)

@@ -474,19 +474,13 @@ async def _open_ws(nursery: trio.Nursery, url: str, extra: list[tuple[bytes, byt
 
 
 @asynccontextmanager
-async def open_relay(
-    url: str,
-    *,
-    ticket: Credential = None,
-    token: Credential = None,
-    headers: list[tuple[str, str]] | None = None,
-    reconnect: bool = True,
-    reconnect_delay: float = 0.2,
-) -> AsyncIterator[RelayClient]:
-    """Connect, say hello, and keep the connection (and resume it) until the block ends."""
-    client = RelayClient(
-        url, ticket=ticket, token=token, headers=headers, reconnect=reconnect, reconnect_delay=reconnect_delay
-    )
+async def open_relay(url: str, **options: Any) -> AsyncIterator[RelayClient]:
+    """Connect, say hello, and keep the connection (and resume it) until the block ends.
+
+    ``options`` are those of :class:`RelayClient`: ``ticket``, ``token``, ``headers``,
+    ``reconnect``, ``reconnect_delay``.
+    """
+    client = RelayClient(url, **options)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(client._run)

@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from app.identity import Identity
 from relay.protocol import (
@@ -63,6 +64,21 @@ from relay.settings import Settings
 ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_HANDLE = 0xFFFF
 ENDING_CLOSES = (1000, 1001)  # a client closing normally ends its session at once
+
+
+# Records that act on one room: what each does there, given (room, session, record, now).
+ROOM_HANDLERS: dict[type[Record], Callable[[Room, Session, Any, float], None]] = {
+    Leave: lambda room, s, r, now: room.leave(s, LeaveReason.LEFT, now, r.req),
+    Focus: lambda room, s, r, now: room.focus(s, r.req, r.position),
+    Spawn: lambda room, s, r, now: room.spawn(s, r.req, r.rule, r.lifetime, r.position, r.state),
+    Despawn: lambda room, s, r, now: room.despawn(s, r.req, r.object),
+    Request: lambda room, s, r, now: room.request(s, r.req, r.object, now),
+    Release: lambda room, s, r, now: room.release(s, r.req, r.object, now),
+    Give: lambda room, s, r, now: room.give(s, r.req, r.object, r.member, now),
+    SetMaster: lambda room, s, r, now: room.set_master(s, r.req, r.object, r.member),
+    SetRule: lambda room, s, r, now: room.set_rule(s, r.req, r.object, r.rule),
+    Answer: lambda room, s, r, now: room.answer(s, r.req, r.object, r.ask, bool(r.grant), now),
+}
 
 
 def valid_room_name(name: str) -> bool:
@@ -126,20 +142,10 @@ class RelayCore:
         self.rates = Rates()
         self._wake: set[Conn] = set()
         self._last_sample = float("-inf")
-        self._record_handlers: dict[type[Record], Callable[[Conn, Session, Record, float], None]] = {
+        self._session_handlers: dict[type[Record], Callable[[Conn, Session, Any, float], None]] = {
             Ping: self._on_ping,
             Pong: self._on_pong,
             Join: self._on_join,
-            Leave: self._on_leave,
-            Focus: self._on_focus,
-            Spawn: self._on_spawn,
-            Despawn: self._on_despawn,
-            Request: self._on_request,
-            Release: self._on_release,
-            Give: self._on_give,
-            SetMaster: self._on_set_master,
-            SetRule: self._on_set_rule,
-            Answer: self._on_answer,
             Event: self._on_event,
         }
         for name in self.settings.default_rooms:
@@ -370,7 +376,13 @@ class RelayCore:
             if not isinstance(rec, Ping | Pong) and not self._spend(conn, 1 + len(body) // 1024, now):
                 self._answer(conn, session, rec, Status.RATE_LIMITED)
                 continue
-            self._record_handlers[type(rec)](conn, session, rec, now)
+            handler = self._session_handlers.get(type(rec))
+            if handler is not None:
+                handler(conn, session, rec, now)
+            else:
+                room = self._room(conn, session, rec)
+                if room is not None:
+                    ROOM_HANDLERS[type(rec)](room, session, rec, now)
 
     def _answer(self, conn: Conn, session: Session, rec: Record, status: Status) -> None:
         """Answer a record that was not carried out, in its room's stream when it names one."""
@@ -435,66 +447,6 @@ class RelayCore:
                 return
             room = self._create_room(rec.name)
         room.join(session, rec.req)
-
-    def _on_leave(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Leave)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.leave(session, LeaveReason.LEFT, now, rec.req)
-
-    def _on_focus(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Focus)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.focus(session, rec.req, rec.position)
-
-    def _on_spawn(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Spawn)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.spawn(session, rec.req, rec.rule, rec.lifetime, rec.position, rec.state)
-
-    def _on_despawn(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Despawn)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.despawn(session, rec.req, rec.object)
-
-    def _on_request(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Request)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.request(session, rec.req, rec.object, now)
-
-    def _on_release(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Release)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.release(session, rec.req, rec.object, now)
-
-    def _on_give(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Give)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.give(session, rec.req, rec.object, rec.member, now)
-
-    def _on_set_master(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, SetMaster)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.set_master(session, rec.req, rec.object, rec.member)
-
-    def _on_set_rule(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, SetRule)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.set_rule(session, rec.req, rec.object, rec.rule)
-
-    def _on_answer(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
-        assert isinstance(rec, Answer)
-        room = self._room(conn, session, rec)
-        if room is not None:
-            room.answer(session, rec.req, rec.object, rec.ask, bool(rec.grant), now)
 
     def _on_event(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
         assert isinstance(rec, Event)

@@ -429,12 +429,16 @@ class Room:
         obj = self.objects.get(oid)
         self._refuse(session, oid, obj.epoch if obj else 0, status)
 
-    def _mastered_object(self, session: Session, req: int, oid: int) -> Obj | None:
+    def _mastered_object(self, session: Session, req: int, oid: int, member: int | None = None) -> Obj | None:
+        """The object, if ``session`` is its Master (and ``member``, if given, is in the room);
+        otherwise the failure is answered and None returned."""
         obj = self.objects.get(oid)
         if obj is None:
             self.result(session, req, Status.UNKNOWN_OBJECT)
         elif obj.master != session.id:
             self.result(session, req, Status.NOT_MASTER)
+        elif member is not None and member not in self.members:
+            self.result(session, req, Status.UNKNOWN_MEMBER)
         else:
             return obj
         return None
@@ -496,11 +500,8 @@ class Room:
             self.result(session, req, Status.OK)
 
     def give(self, session: Session, req: int, oid: int, member: int, now: float) -> None:
-        obj = self._mastered_object(session, req, oid)
+        obj = self._mastered_object(session, req, oid, member)
         if obj is None:
-            return
-        if member not in self.members:
-            self.result(session, req, Status.UNKNOWN_MEMBER)
             return
         if obj.owner != member:
             self._set_owner(obj, member, now)
@@ -536,11 +537,8 @@ class Room:
             self.result(session, req, Status.OK)
 
     def set_master(self, session: Session, req: int, oid: int, member: int) -> None:
-        obj = self._mastered_object(session, req, oid)
+        obj = self._mastered_object(session, req, oid, member)
         if obj is None:
-            return
-        if member not in self.members:
-            self.result(session, req, Status.UNKNOWN_MEMBER)
             return
         if obj.master != member:
             self._set_master(obj, member)

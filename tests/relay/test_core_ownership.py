@@ -48,6 +48,14 @@ def spawn(
     return res.value
 
 
+def pending_ask(sim: Sim, master: SimClient, requester: SimClient, room: int, oid: int) -> tuple[int, Ask]:
+    """``requester`` asks for ``oid``; returns its request id and the ASK its Master received."""
+    req = requester.req()
+    requester.send(Request(req, room, oid))
+    sim.tick()
+    return req, next(r for r in master.read() if isinstance(r, Ask))
+
+
 def test_spawner_becomes_master_and_owner_and_everyone_learns_the_object() -> None:
     _sim, a, b, c, room = room_of_three()
     oid = spawn(a, room)
@@ -168,10 +176,7 @@ def test_deny_refuses_and_already_owner_is_granted_without_change() -> None:
 def test_ask_forwarded_to_the_master_and_granted() -> None:
     sim, a, b, c, room = room_of_three()
     oid = spawn(a, room, Rule.ASK)
-    rb = b.req()
-    b.send(Request(rb, room, oid))
-    sim.tick()
-    ask = next(r for r in a.read() if isinstance(r, Ask))
+    rb, ask = pending_ask(sim, a, b, room, oid)
     assert (ask.object, ask.requester) == (oid, b.member)
     # a second Ask while the first waits
     assert c.call(Request, room, oid).status == Status.IN_PROGRESS
@@ -186,10 +191,7 @@ def test_ask_forwarded_to_the_master_and_granted() -> None:
 def test_ask_denied_and_late_answers_are_not_pending() -> None:
     sim, a, b, _c, room = room_of_three()
     oid = spawn(a, room, Rule.ASK)
-    rb = b.req()
-    b.send(Request(rb, room, oid))
-    sim.tick()
-    ask = next(r for r in a.read() if isinstance(r, Ask))
+    rb, ask = pending_ask(sim, a, b, room, oid)
     assert a.call(Answer, room, oid, ask.ask, 0).status == Status.OK
     assert b.result(rb).status == Status.DENIED
     assert a.call(Answer, room, oid, ask.ask, 1).status == Status.NOT_PENDING
@@ -361,10 +363,7 @@ def test_requests_for_a_room_not_joined_are_unknown_room() -> None:
 def test_a_pending_ask_follows_the_mastership() -> None:
     sim, a, b, c, room = room_of_three()
     oid = spawn(a, room, Rule.ASK)
-    rb = b.req()
-    b.send(Request(rb, room, oid))
-    sim.tick()
-    first = next(r for r in a.read() if isinstance(r, Ask))
+    rb, first = pending_ask(sim, a, b, room, oid)
     assert a.call(SetMaster, room, oid, c.member).status == Status.OK
     moved = next(r for r in c.read() if isinstance(r, Ask))
     assert (moved.ask, moved.requester) == (first.ask, b.member)

@@ -19,6 +19,7 @@ from tests.uro_shim.conftest import UroServer, server_env
 from tests.uro_shim.godot import GodotUro
 
 PASSWORD = "correct horse battery"
+UroAndRelay = tuple[UroServer, RunningRelay]
 
 
 @pytest.fixture
@@ -47,20 +48,21 @@ def host(uro: UroServer) -> GodotUro:
     return client
 
 
-async def relay_for(start_relay: StartRelay, uro: UroServer, admin_port: int) -> RunningRelay:
+@pytest.fixture
+async def uro_and_relay(start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]) -> UroAndRelay:
+    uro, admin_port = uro_with_relay_port
     env = {
         "SOIREE_VAR": str(uro.var),  # the same secrets: tickets signed by the API verify here
         "SOIREE_API_PORT": uro.env["SOIREE_API_PORT"],
         "SOIREE_RELAY_ADMIN_PORT": str(admin_port),
     }
-    return await start_relay(env=env)
+    return uro, await start_relay(env=env)
 
 
 async def test_uro_tokens_open_the_relay_with_the_accounts_identity(
-    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
+    uro_and_relay: tuple[UroServer, RunningRelay],
 ) -> None:
-    uro, admin_port = uro_with_relay_port
-    relay = await relay_for(start_relay, uro, admin_port)
+    uro, relay = uro_and_relay
     alice = await trio.to_thread.run_sync(player, uro, "alice")
     the_host = await trio.to_thread.run_sync(host, uro)
     profile = (await trio.to_thread.run_sync(alice.profile)).json()["data"]
@@ -87,11 +89,8 @@ async def test_uro_tokens_open_the_relay_with_the_accounts_identity(
         assert err.value.status == 401
 
 
-async def test_tickets_from_the_api_open_the_relay(
-    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
-) -> None:
-    uro, admin_port = uro_with_relay_port
-    relay = await relay_for(start_relay, uro, admin_port)
+async def test_tickets_from_the_api_open_the_relay(uro_and_relay: UroAndRelay) -> None:
+    uro, relay = uro_and_relay
     bob = await trio.to_thread.run_sync(player, uro, "bob")
     response = await trio.to_thread.run_sync(lambda: bob.request("POST", "/tickets"))
     ticket = response.json()["data"]["ticket"]
@@ -100,11 +99,8 @@ async def test_tickets_from_the_api_open_the_relay(
     assert session.name == "bob" and session.identity.source == "ticket"
 
 
-async def test_the_api_lists_the_relay_rooms_as_shards(
-    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
-) -> None:
-    uro, admin_port = uro_with_relay_port
-    relay = await relay_for(start_relay, uro, admin_port)
+async def test_the_api_lists_the_relay_rooms_as_shards(uro_and_relay: UroAndRelay) -> None:
+    uro, relay = uro_and_relay
     alice = await trio.to_thread.run_sync(player, uro, "carol")
     async with relay.connect("dave") as dave:
         await dave.join("garden")
@@ -115,10 +111,9 @@ async def test_the_api_lists_the_relay_rooms_as_shards(
 
 
 async def test_tokens_cannot_be_checked_while_the_api_is_down(
-    start_relay: StartRelay, uro_with_relay_port: tuple[UroServer, int]
+    uro_and_relay: tuple[UroServer, RunningRelay],
 ) -> None:
-    uro, admin_port = uro_with_relay_port
-    relay = await relay_for(start_relay, uro, admin_port)
+    uro, relay = uro_and_relay
     erin = await trio.to_thread.run_sync(player, uro, "erin")
     await trio.to_thread.run_sync(uro.stop)
     with pytest.raises(Rejected) as err:
