@@ -14,6 +14,7 @@ leaves the payload as is.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
@@ -164,6 +165,9 @@ class RoundResult:
     server_rss_per_client_kb: float
     late_sends: int
     load_average: str
+    tick_ms_max: float = 0.0
+    queue_max_kb: float = 0.0
+    lagging_max: int = 0
 
     @property
     def passed(self) -> bool:
@@ -189,8 +193,25 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def relay_stats(admin_port: int) -> dict:  # type: ignore[type-arg]
+    with socket.create_connection(("127.0.0.1", admin_port), timeout=2) as s:
+        s.sendall(b"GET /stats HTTP/1.1\r\nHost: bench\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return json.loads(data.partition(b"\r\n\r\n")[2])
+
+
 def run_round(
-    port: int, key: bytes, pid: int, n: int, samplers: int, warmup: float, seconds: float, rate: float
+    port: int,
+    admin_port: int,
+    key: bytes,
+    pid: int,
+    n: int,
+    samplers: int,
+    warmup: float,
+    seconds: float,
+    rate: float,
 ) -> RoundResult:
     base_rss = proc_rss_mb(pid)
     clients: list[Client] = []
@@ -206,7 +227,8 @@ def run_round(
                 + Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, None, state).encode()
             )
         )
-        clients.append(Client(i, sock, sampler=i < samplers))
+        spacing = max(1, n // samplers)  # samplers spread over the join order, not the first few
+        clients.append(Client(i, sock, sampler=i % spacing == 0 and i // spacing < samplers))
     for c in clients:
         recs = read_until(c.sock, c.reader, lambda r: result_of(r, 2) is not None)
         c.room, c.avatar = result_of(recs, 1) or 0, result_of(recs, 2) or 0
@@ -226,8 +248,16 @@ def run_round(
     cpu0 = None
     head_base = UPDATE_HEAD.size
     pos = 0
+    next_stats = measure_from
+    watch = {"tick_ms_max": 0.0, "queue_max_kb": 0.0, "lagging_max": 0}
     while True:
         now = time.monotonic()
+        if measure_from <= now >= next_stats and now < stop_at:
+            next_stats = now + 1.0
+            stats = relay_stats(admin_port)
+            watch["tick_ms_max"] = max(watch["tick_ms_max"], stats["tick"]["tick_ms_max"])
+            watch["queue_max_kb"] = max(watch["queue_max_kb"], stats["queue_bytes"]["max"] / 1024)
+            watch["lagging_max"] = max(watch["lagging_max"], stats["lagging_connections"])
         if cpu0 is None and now >= measure_from:
             cpu0 = proc_cpu_seconds(pid)
             for c in clients:
@@ -322,6 +352,9 @@ def run_round(
         server_rss_per_client_kb=round(1024 * (rss - base_rss) / n, 1),
         late_sends=late,
         load_average=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        tick_ms_max=round(watch["tick_ms_max"], 1),
+        queue_max_kb=round(watch["queue_max_kb"], 1),
+        lagging_max=int(watch["lagging_max"]),
     )
 
 
@@ -384,9 +417,23 @@ def free_base_port() -> int:
     raise RuntimeError("no free ports")
 
 
-def main(argv: list[str]) -> int:
-    import argparse
+def one_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundResult:
+    """A fresh relay, N clients, one measurement."""
+    with tempfile.TemporaryDirectory() as var:
+        port = free_base_port()
+        profile = f"{args.profile}.{n}" if args.profile else ""
+        relay = start_relay(Path(var), port, args.server_cpu, settings, profile)
+        try:
+            key = load_secret(Path(var) / "secrets", "ticket.key")
+            return run_round(
+                port + 2, port + 3, key, relay.pid, n, args.samplers, args.warmup, args.seconds, args.rate
+            )
+        finally:
+            relay.terminate()
+            relay.wait(timeout=10)
 
+
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench relay", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="100,200,300,400,500,600,800,1000", help="comma-separated N")
     parser.add_argument("--samplers", type=int, default=8)
@@ -398,6 +445,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--set", action="append", default=[], help="relay setting, as python -m relay --set")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--profile", default="", help="run the relay under cProfile, writing PATH.N")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per size; a size holds if most do")
     parser.add_argument(
         "--stop-after-fail", type=int, default=2, help="stop after this many failing N in a row"
     )
@@ -414,33 +462,32 @@ def main(argv: list[str]) -> int:
         f"relay benchmark: {args.rate:g} updates/s of {STATE_SIZE} B per client, everyone receives everyone"
     )
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
-    header = "clients  p50 ms  p99 ms  max ms  delivered  latest  relay CPU  RSS MB  KB/client  late sends"
+    header = (
+        "clients  p50 ms  p99 ms  max ms  delivered  latest  relay CPU  RSS MB  KB/client  late sends"
+        "  tick max ms  queue max KB"
+    )
     print(header)
+    verdicts: dict[int, bool] = {}
     for n in sizes:
-        with tempfile.TemporaryDirectory() as var:
-            port = free_base_port()
-            profile = f"{args.profile}.{n}" if args.profile else ""
-            relay = start_relay(Path(var), port, args.server_cpu, settings, profile)
-            try:
-                key = load_secret(Path(var) / "secrets", "ticket.key")
-                r = run_round(
-                    port + 2, key, relay.pid, n, args.samplers, args.warmup, args.seconds, args.rate
-                )
-            finally:
-                relay.terminate()
-                relay.wait(timeout=10)
-        results.append(r)
-        print(
-            f"{r.clients:7d} {r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.max_ms:7.1f} {r.delivered_ratio:10.4f} "
-            f"{'yes' if r.latest_ok else 'NO':>7} {r.server_cpu_percent:9.1f}% {r.server_rss_mb:7.1f} "
-            f"{r.server_rss_per_client_kb:10.1f} {r.late_sends:11d}  {'ok' if r.passed else 'over'}",
-            flush=True,
-        )
-        fails = 0 if r.passed else fails + 1
+        rounds = []
+        for _ in range(args.repeat):
+            r = one_round(n, args, settings)
+            rounds.append(r)
+            results.append(r)
+            print(
+                f"{r.clients:7d} {r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.max_ms:7.1f} {r.delivered_ratio:10.4f} "
+                f"{'yes' if r.latest_ok else 'NO':>7} {r.server_cpu_percent:9.1f}% {r.server_rss_mb:7.1f} "
+                f"{r.server_rss_per_client_kb:10.1f} {r.late_sends:11d} {r.tick_ms_max:12.1f} "
+                f"{r.queue_max_kb:13.1f}  {'ok' if r.passed else 'over'}  load {r.load_average}",
+                flush=True,
+            )
+        # the machine is shared: a size holds when most of its rounds hold
+        verdicts[n] = sum(r.passed for r in rounds) * 2 > len(rounds)
+        fails = 0 if verdicts[n] else fails + 1
         if fails >= args.stop_after_fail:
             break
-    best = max((r.clients for r in results if r.passed), default=0)
-    print(f"capacity: {best} clients with p99 <= 50 ms and every latest state delivered")
+    best = max((n for n, ok in verdicts.items() if ok), default=0)
+    print(f"capacity: {best} clients with p99 <= 50 ms and every latest state delivered (most rounds)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))

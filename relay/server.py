@@ -1,8 +1,8 @@
 """The relay's trio edge: listeners, the WebSocket upgrade, framing, the tick, the writers.
 
-wsproto parses client frames on raw trio streams (no per-connection queue or background task
-beyond one writer); server frames are built here, once per message, because they are unmasked:
-a frame shared by many receivers is the same bytes for all of them (``ws_frame``). Each
+Client frames are decoded on raw trio streams by ``relay/wsframes.py`` (no per-connection queue
+or background task beyond one writer); server frames are built once per message, because they
+are unmasked: a frame shared by many receivers is the same bytes for all of them (``ws_frame``). Each
 connection has one writer task that drains its outbox with a single ``send_all`` per wakeup, so
 a slow socket only ever delays its own connection; the core decides when it is too slow.
 """
@@ -12,15 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import struct
 import time
 from dataclasses import dataclass, field
 
 import h11
 import trio
-from wsproto import ConnectionType
-from wsproto.connection import Connection, ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.utilities import generate_accept_token
 
 from app.config import LOOPBACK, Config
@@ -31,6 +27,18 @@ from relay.persistence import Persister
 from relay.protocol import Close
 from relay.session import Conn
 from relay.settings import Settings
+from relay.wsframes import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    ClientFrames,
+    FrameError,
+    close_frame,
+    parse_close,
+    server_frame,
+)
 
 log = logging.getLogger("relay")
 
@@ -48,22 +56,17 @@ def _dup_socket(stream: trio.abc.Stream) -> socket.socket | None:
 
 
 def ws_frame(payload: bytes) -> bytes:
-    """A final, unmasked binary WebSocket frame (RFC 6455 §5.2) carrying ``payload``."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x82, n)) + payload
-    if n < 65536:
-        return struct.pack("!BBH", 0x82, 126, n) + payload
-    return struct.pack("!BBQ", 0x82, 127, n) + payload
+    """A binary message as one frame: built once, the same bytes for every receiver."""
+    return server_frame(OP_BINARY, payload)
 
 
 @dataclass(eq=False)
 class Link:
-    """The edge's half of a connection: its socket, its wsproto state, its writer's wakeup."""
+    """The edge's half of a connection: its socket, its frame decoder, its writer's wakeup."""
 
     stream: trio.abc.Stream
     conn: Conn
-    ws: Connection
+    frames: ClientFrames
     raw: socket.socket | None = None  # a dup of the socket, for writes that need no waiting
     wake: trio.Event = field(default_factory=trio.Event)
     busy: bool = False  # the writer task is in send_all: direct writes would reorder bytes
@@ -104,6 +107,7 @@ class RelayServer:
         self.settings = self.core.settings
         self.auth = authenticator or Authenticator(config)
         self.links: dict[Conn, Link] = {}
+        self._rotation = 0
         self.tick_stats = TickStats()
         self.last_tick_stats: dict[str, float] = {"tick_ms_avg": 0.0, "tick_ms_max": 0.0}
         self.ready = trio.Event()  # set once persistent objects are restored (or given up on)
@@ -148,7 +152,11 @@ class RelayServer:
         """Send what the core queued: straight into the socket when it has room (most of the
         time), else through the connection's writer task, which waits for the socket."""
         counters = self.core.counters
-        for conn in self.core.take_wakeups():
+        conns = list(self.core.take_wakeups())
+        if len(conns) > 1:  # start each round somewhere else, so that nobody is always served last
+            self._rotation = (self._rotation + 7919) % len(conns)
+            conns = conns[self._rotation :] + conns[: self._rotation]
+        for conn in conns:
             link = self.links.get(conn)
             if link is None:
                 continue
@@ -234,7 +242,7 @@ class RelayServer:
             return
         trailing, _ = request.conn.trailing_data
         conn = self.core.open(identity, trio.current_time())
-        link = Link(stream, conn, Connection(ConnectionType.SERVER), raw=_dup_socket(stream))
+        link = Link(stream, conn, ClientFrames(self.settings.max_message), raw=_dup_socket(stream))
         self.links[conn] = link
         log.info("connection from %s (%s)", identity.name, identity.source)
         try:
@@ -264,48 +272,43 @@ class RelayServer:
 
     async def _reader(self, link: Link, data: bytes) -> bool:
         """Feed the core until the connection ends; True if a close answer still has to be sent."""
-        conn, ws, core = link.conn, link.ws, self.core
-        limit = self.settings.max_message
-        message = bytearray()
+        conn, core = link.conn, self.core
         while True:
             if data:
-                ws.receive_data(data)
-                for event in ws.events():
-                    if isinstance(event, BytesMessage):
-                        message += event.data
-                        if len(message) > limit:
-                            core.close(
-                                conn, Close.PROTOCOL_ERROR, f"message over {limit} bytes", trio.current_time()
-                            )
-                            message.clear()
-                        elif event.message_finished:
-                            core.receive(conn, bytes(message), trio.current_time())
-                            message.clear()
-                    elif isinstance(event, TextMessage):
+                try:
+                    events = link.frames.feed(data)
+                except FrameError as exc:  # say why, then hang up: nothing more is read
+                    core.close(conn, Close.PROTOCOL_ERROR, f"bad WebSocket frame: {exc}", trio.current_time())
+                    link.answering = True
+                    return True
+                for opcode, payload in events:
+                    if opcode == OP_BINARY:
+                        core.receive(conn, payload, trio.current_time())
+                    elif opcode == OP_PING:
+                        conn.outbox.append(server_frame(OP_PONG, payload))
+                        link.wake.set()
+                    elif opcode == OP_TEXT:
                         reason = "text messages are not part of the protocol"
                         core.close(conn, Close.PROTOCOL_ERROR, reason, trio.current_time())
-                    elif isinstance(event, Ping):
-                        conn.outbox.append(ws.send(event.response()))
-                        link.wake.set()
-                    elif isinstance(event, CloseConnection):
-                        return self._closing(link, event)
+                    elif opcode == OP_CLOSE:
+                        return self._closing(link, payload)
                 self.wake_writers()
             data = await link.stream.receive_some(RECEIVE_SIZE)
             if not data:
                 return False
 
-    def _closing(self, link: Link, event: CloseConnection) -> bool:
-        """A close frame from the client: the reply to ours (done), or its own (answer it)."""
-        if link.ws.state is ConnectionState.CLOSED:
+    def _closing(self, link: Link, payload: bytes) -> bool:
+        """A close frame from the client: the answer to ours (done), or its own (answer it)."""
+        if link.close_sent:
             return False
-        self.core.connection_lost(link.conn, trio.current_time(), event.code)
-        if link.ws.state is ConnectionState.REMOTE_CLOSING:
-            answer = event.response()
-        else:  # still OPEN: wsproto could not parse the client's frames and reports why
-            answer = CloseConnection(code=event.code, reason=event.reason)
-        link.conn.close = link.conn.close or (event.code, event.reason or "")
-        link.conn.outbox.append(link.ws.send(answer))
-        link.answering = True
+        try:
+            code, reason = parse_close(payload)
+        except FrameError as exc:
+            code, reason = 1002, str(exc)
+        self.core.connection_lost(link.conn, trio.current_time(), code)
+        link.conn.close = link.conn.close or (code or 1000, reason)
+        link.conn.outbox.append(close_frame(code or 1000, reason))
+        link.close_sent = link.answering = True
         return True
 
     async def _writer(self, link: Link, scope: trio.CancelScope) -> None:
@@ -329,15 +332,12 @@ class RelayServer:
                 counters.bytes_out += len(data)
             if conn.outbox:
                 link.wake.set()
-            elif link.answering:
-                scope.cancel()  # the client's close is answered: hang up
-                return
             elif conn.close is not None and not link.close_sent:
                 link.close_sent = True
-                if link.ws.state is not ConnectionState.OPEN:
-                    scope.cancel()
-                    return
-                conn.outbox.append(link.ws.send(CloseConnection(code=conn.close[0], reason=conn.close[1])))
+                conn.outbox.append(close_frame(*conn.close))
                 link.wake.set()
                 # the reader ends things when the client answers; if it does not, this does
                 scope.deadline = min(scope.deadline, trio.current_time() + CLOSE_WAIT)
+            elif link.answering:
+                scope.cancel()  # the closing handshake is done on our side: hang up
+                return

@@ -37,6 +37,7 @@ class Settings:
     # (largest Chebyshev distance in cells, send every Nth tick); the last tier has no bound
     interest_tiers: tuple[tuple[int, int], ...] = ((2, 1), (8, 3), (1 << 30, 10))
     persist_interval: float = 1.0
+    gc_threshold: int = 20000  # allocations between young-generation collections (CPython: 700)
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_hz <= 1000:
