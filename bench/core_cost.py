@@ -2,7 +2,9 @@
 
 N members in one room; every simulated tick each member sends ``rate / tick_hz`` updates of a
 100-byte state, then the room flushes. Reports microseconds per inbound update and per tick,
-which bounds what the full relay can do on one core (the socket edge comes on top).
+which bounds what the full relay can do on one core (the socket edge comes on top), and how
+long N members joining within a single tick take (every joiner gets a snapshot of everyone:
+what happens when a whole party reconnects at once).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from relay.server import ws_frame
 from relay.settings import Settings
 
 
-def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float]:
+def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float, float]:
+    """(µs per inbound update, µs per tick, ms for N members joining within one tick)."""
     core = RelayCore(Settings(max_members=n + 10), wrap=ws_frame)
     now = 0.0
     conns = []
+    t_join = time.perf_counter()
     for i in range(n):
         conn = core.open(Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "t"), now)
         pos = (float(i % 40) * 3, 0.0, float(i // 40) * 3) if focus else None
@@ -31,6 +35,7 @@ def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float]
             core.receive(conn, Focus(3, 1, pos).encode(), now)
         conns.append(conn)
     core.tick(now)
+    join_burst = time.perf_counter() - t_join
     for c in conns:
         c.take_outbox()
         c.outbox_bytes = 0
@@ -56,7 +61,7 @@ def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float]
             c.outbox_bytes = 0
         t_receive += t1 - t0
         t_tick += t2 - t1
-    return 1e6 * t_receive / max(updates, 1), 1e6 * t_tick / ticks
+    return 1e6 * t_receive / max(updates, 1), 1e6 * t_tick / ticks, 1e3 * join_burst
 
 
 def main(argv: list[str]) -> int:
@@ -66,9 +71,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--focus", action="store_true", help="every member declares a focus (distance tiers)")
     args = parser.parse_args(argv)
-    print("clients  us/update  us/tick  core CPU at rate")
+    print("clients  us/update  us/tick  core CPU at rate  join burst ms")
     for n in [int(x) for x in args.clients.split(",")]:
-        per_update, per_tick = measure(n, args.ticks, args.rate, args.focus)
+        per_update, per_tick, burst = measure(n, args.ticks, args.rate, args.focus)
         load = (per_update * n * args.rate + per_tick * 30) / 1e6
-        print(f"{n:7d} {per_update:10.2f} {per_tick:8.0f} {100 * load:15.1f}%")
+        print(f"{n:7d} {per_update:10.2f} {per_tick:8.0f} {100 * load:15.1f}% {burst:14.0f}")
     return 0

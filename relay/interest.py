@@ -31,6 +31,7 @@ class Interest:
         self.history: deque[TickStates] = deque(maxlen=max(self.periods) - 1 or 1)
         self._windows: dict[int, dict[Cell, list[bytes]]] | None = None
         self._tick = 0
+        self._tiers: dict[tuple[Cell, Cell], int] = {}
 
     def cell_of(self, pos: Position | None) -> Cell | None:
         if pos is None:
@@ -41,11 +42,15 @@ class Interest:
     def tier(self, focus: Cell | None, cell: Cell) -> int:
         if focus is None:
             return 0
-        d = max(abs(focus[0] - cell[0]), abs(focus[1] - cell[1]), abs(focus[2] - cell[2]))
-        for i, bound in enumerate(self.bounds):
-            if d <= bound:
-                return i
-        return len(self.bounds) - 1
+        key = (focus, cell)
+        t = self._tiers.get(key)
+        if t is None:
+            if len(self._tiers) > 100_000:  # pairs seen recently are the ones that recur
+                self._tiers.clear()
+            d = max(abs(focus[0] - cell[0]), abs(focus[1] - cell[1]), abs(focus[2] - cell[2]))
+            t = next((i for i, bound in enumerate(self.bounds) if d <= bound), len(self.bounds) - 1)
+            self._tiers[key] = t
+        return t
 
     def record(self, obj: int, cell: Cell, state_record: bytes) -> None:
         self.current[obj] = (cell, state_record)

@@ -633,6 +633,10 @@ def decode_server_message(data: bytes) -> list[Record]:
 
 def pack_messages(records: Iterable[bytes], limit: int = MAX_MESSAGE) -> list[bytes]:
     """Concatenate encoded records into as few messages of at most ``limit`` bytes as possible."""
+    if not isinstance(records, list):
+        records = list(records)
+    if sum(map(len, records)) <= limit:  # the common case: one message
+        return [b"".join(records)] if records else []
     messages: list[bytes] = []
     batch: list[bytes] = []
     size = 0

@@ -11,6 +11,8 @@ everyone, so that no member sees a state after a change it predates.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +69,8 @@ class Obj:
         "cell",
         "epoch",
         "id",
+        "info",
+        "info_key",
         "lifetime",
         "master",
         "owner",
@@ -99,6 +103,8 @@ class Obj:
         self.state_off = 0
         self.owner_changed_at = float("-inf")
         self.ask: int | None = None
+        self.info = b""  # the encoded OBJECT record, valid while info_key matches
+        self.info_key: tuple[object, ...] | None = None
 
     @property
     def state(self) -> bytes:
@@ -146,6 +152,7 @@ class Room:
         self.asks: dict[int, PendingAsk] = {}
         self.next_ask = 1
         self.mastered: Counter[int] = Counter()
+        self._member_recs: dict[int, bytes] = {}
         self.interest = Interest(settings.interest_cell, settings.interest_tiers)
         self.tick_no = 0
         # This tick's records, in order: record (None once superseded), target, deferrable.
@@ -154,6 +161,7 @@ class Room:
         self._defer: list[bool] = []
         self._state_at: dict[int, int] = {}
         self._targeted: dict[int, Session] = {}
+        self._own: dict[int, list[int]] = {}  # member id -> indices of this tick's records for it alone
         self._excluded: set[int] = set()
         self._refused: set[tuple[int, int]] = set()
         self.persist_dirty: set[int] = set()
@@ -171,8 +179,13 @@ class Room:
         self._defer.append(deferrable)
 
     def _to(self, session: Session, rec: bytes) -> None:
-        self._emit(rec, session.id)
-        self._targeted[session.id] = session
+        sid = session.id
+        own = self._own.get(sid)
+        if own is None:
+            own = self._own[sid] = []
+            self._targeted[sid] = session
+        own.append(len(self._recs))
+        self._emit(rec, sid)
 
     def result(self, session: Session, req: int, status: Status, value: int = 0) -> None:
         self._to(session, Result(req, status, value).encode())
@@ -185,22 +198,30 @@ class Room:
             self._to(session, Refused(self.handle, oid, epoch, status).encode())
 
     def _object_record(self, obj: Obj) -> bytes:
-        return ObjectInfo(
-            self.handle,
-            obj.id,
-            obj.master,
-            obj.owner,
-            obj.epoch,
-            obj.rule,
-            obj.lifetime,
-            obj.position,
-            obj.state,
-        ).encode()
+        # Snapshots repeat every object's record for each joiner: encode it once per change.
+        key = (obj.state_rec, obj.master, obj.owner, obj.epoch, obj.rule, obj.position)
+        if obj.info_key is None or obj.info_key[0] is not key[0] or obj.info_key[1:] != key[1:]:
+            obj.info = ObjectInfo(
+                self.handle,
+                obj.id,
+                obj.master,
+                obj.owner,
+                obj.epoch,
+                obj.rule,
+                obj.lifetime,
+                obj.position,
+                obj.state,
+            ).encode()
+            obj.info_key = key
+        return obj.info
 
     def _member_record(self, session: Session) -> bytes:
-        return MemberJoined(
-            self.handle, session.id, session.permissions, session.user_id, session.name
-        ).encode()
+        rec = self._member_recs.get(session.id)
+        if rec is None:
+            rec = self._member_recs[session.id] = MemberJoined(
+                self.handle, session.id, session.permissions, session.user_id, session.name
+            ).encode()
+        return rec
 
     def _snapshot_to(self, session: Session) -> None:
         self._to(session, Snapshot(self.handle, len(self.members), len(self.objects), self.name).encode())
@@ -308,6 +329,7 @@ class Room:
         sid = session.id
         del self.members[sid]
         del session.rooms[self.handle]
+        self._member_recs.pop(sid, None)
         for ask in list(self.asks.values()):
             obj = self.objects.get(ask.obj)
             if ask.requester is session:
@@ -585,21 +607,23 @@ class Room:
         frames = [self.wrap(m) for m in pack_messages(records, self.settings.max_message)]
         return frames, sum(len(f) for f in frames)
 
-    def _records_for(self, m: Member) -> list[bytes]:
+    def _records_for(self, m: Member, shared: list[int]) -> list[bytes]:
+        """This tick's records for one member whose frames differ from the others'.
+
+        ``shared`` holds the indices of records addressed to everyone (or everyone but one);
+        merged in order with the member's own records, this costs O(shared + own), whatever
+        others were sent (a tick where hundreds join carries hundreds of snapshots).
+        """
         sid = m.session.id
         focused = m.focus_cell is not None
-        start = m.start
-        out: list[bytes] = []
         recs, tgts, defer = self._recs, self._tgts, self._defer
-        for i in range(len(recs)):
+        out: list[bytes] = []
+        for i in heapq.merge(shared[bisect.bisect_left(shared, m.start) :], self._own.get(sid, ())):
             r = recs[i]
             if r is None:
                 continue
             t = tgts[i]
-            if t == EVERYONE or (t < 0 and t != -sid):
-                if i >= start and not (focused and defer[i]):
-                    out.append(r)
-            elif t == sid:
+            if t == sid or (t != -sid and not (focused and defer[i])):
                 out.append(r)
         if m.owing:
             out.extend(self.interest.owed(m.owed_from, m.focus_cell))
@@ -610,14 +634,17 @@ class Room:
         return out
 
     def _targeted_only(self, sid: int) -> list[bytes]:
-        return [r for r, t in zip(self._recs, self._tgts, strict=True) if t == sid and r is not None]
+        recs = self._recs
+        return [r for i in self._own.get(sid, ()) if (r := recs[i]) is not None]
 
     def flush(self) -> None:
         """Hand this tick's records to the members' connections."""
         held_limit = self.settings.held_limit
         recs, tgts, defer = self._recs, self._tgts, self._defer
         shared: tuple[list[bytes], int] | None = None
+        shared_at: list[int] | None = None  # indices of records for everyone, once needed
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
+        ordered: list[bytes] | None = None
         for sid, m in self.members.items():
             conn = m.session.conn
             if conn is None:
@@ -627,7 +654,9 @@ class Room:
                     conn.hold(self._targeted_only(sid), held_limit)
                 continue
             if m.start or m.owing or sid in self._targeted or sid in self._excluded:
-                frames = self._frames(self._records_for(m))
+                if shared_at is None:
+                    shared_at = [i for i, t in enumerate(tgts) if t <= 0]
+                frames = self._frames(self._records_for(m, shared_at))
             elif m.focus_cell is None:
                 if not recs:
                     continue
@@ -639,11 +668,12 @@ class Room:
             else:
                 frames = by_focus.get(m.focus_cell)  # type: ignore[assignment]
                 if frames is None:
-                    ordered = [
-                        r
-                        for r, t, d in zip(recs, tgts, defer, strict=True)
-                        if r is not None and t <= 0 and not d
-                    ]
+                    if ordered is None:  # what every focused member gets, before its tiers' states
+                        ordered = [
+                            r
+                            for r, t, d in zip(recs, tgts, defer, strict=True)
+                            if r is not None and t <= 0 and not d
+                        ]
                     frames = self._frames(ordered + self.interest.due(self.tick_no, m.focus_cell))
                     by_focus[m.focus_cell] = frames
             if frames[0]:
@@ -658,6 +688,7 @@ class Room:
         self._recs, self._tgts, self._defer = [], [], []
         self._state_at.clear()
         self._targeted.clear()
+        self._own.clear()
         self._excluded.clear()
         self._refused.clear()
         for m in self.members.values():
