@@ -1,8 +1,14 @@
-"""``python -m bench relay [options]``: run a benchmark (see bench/README.md)."""
+"""``python -m bench NAME [options]`` (``./soiree bench NAME``): run one benchmark.
+
+``relay`` and ``core`` are the relay's; any other NAME runs the module ``bench/NAME.py`` as a
+script (for example ``uro_api``). See bench/README.md.
+"""
 
 from __future__ import annotations
 
+import runpy
 import sys
+from pathlib import Path
 
 from bench import core_cost, relay_load
 
@@ -10,10 +16,19 @@ BENCHMARKS = {"relay": relay_load.main, "core": core_cost.main}
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
-        print(f"usage: python -m bench {{{','.join(BENCHMARKS)}}} [options]   (--help for the options)")
-        return 2
-    return BENCHMARKS[sys.argv[1]](sys.argv[2:])
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name in BENCHMARKS:
+        return BENCHMARKS[name](sys.argv[2:])
+    if name.isidentifier() and (Path(__file__).parent / f"{name}.py").is_file():
+        sys.argv = [f"bench.{name}", *sys.argv[2:]]
+        runpy.run_module(f"bench.{name}", run_name="__main__", alter_sys=True)
+        return 0
+    ours = {f.__module__.rsplit(".", 1)[-1] for f in BENCHMARKS.values()}
+    others = {p.stem for p in Path(__file__).parent.glob("*.py") if not p.stem.startswith("_")} - ours
+    print(
+        f"usage: python -m bench NAME [options]; NAME is one of: {', '.join(sorted({*BENCHMARKS, *others}))}"
+    )
+    return 2
 
 
 if __name__ == "__main__":

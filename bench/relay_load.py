@@ -417,6 +417,25 @@ def free_base_port() -> int:
     raise RuntimeError("no free ports")
 
 
+def load1() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def quiet_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundResult:
+    """One round measured while the shared machine is quiet: wait for the load average to drop
+    under ``--max-load``, and measure again if other work piled in meanwhile."""
+    for _ in range(args.retries + 1):
+        if args.max_load:
+            deadline = time.monotonic() + 1800
+            while load1() > args.max_load and time.monotonic() < deadline:
+                time.sleep(5)
+        r = one_round(n, args, settings)
+        if not args.max_load or load1() <= args.max_load + 1.0:
+            return r
+        print(f"  (round at {n} disturbed: load {r.load_average}; measuring again)", flush=True)
+    return r
+
+
 def one_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundResult:
     """A fresh relay, N clients, one measurement."""
     with tempfile.TemporaryDirectory() as var:
@@ -447,6 +466,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", default="", help="run the relay under cProfile, writing PATH.N")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per size; a size holds if most do")
     parser.add_argument(
+        "--max-load", type=float, default=0.0, help="wait for a 1-minute load average below this"
+    )
+    parser.add_argument("--retries", type=int, default=3, help="re-measure a round the machine disturbed")
+    parser.add_argument(
         "--stop-after-fail", type=int, default=2, help="stop after this many failing N in a row"
     )
     args = parser.parse_args(argv)
@@ -471,7 +494,7 @@ def main(argv: list[str]) -> int:
     for n in sizes:
         rounds = []
         for _ in range(args.repeat):
-            r = one_round(n, args, settings)
+            r = quiet_round(n, args, settings)
             rounds.append(r)
             results.append(r)
             print(
