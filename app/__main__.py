@@ -14,7 +14,7 @@ def main() -> None:
         build_app(cfg),
         host=LOOPBACK,
         port=cfg.app_port,
-        log_level="warning",
+        log_level="info",  # start and stop lines only: access_log is off
         access_log=False,
         server_header=False,
         proxy_headers=False,

@@ -1,0 +1,131 @@
+"""The whole party server on this machine: launcher.sh, supervisord and every program, for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from app import links
+from app.config import Config
+from tests.support.net import free_port_block
+from tests.support.stack import LAUNCHER, ROOT, STACK_PORTS, Stack, answers_sql, http_status
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def program_pid(stack: Stack, name: str) -> int:
+    out = stack.supervisorctl("pid", name).strip()
+    return int(out) if out.isdigit() else 0
+
+
+def is_running(stack: Stack, name: str) -> bool:
+    lines = [line.split() for line in stack.supervisorctl("status", name).splitlines()]
+    return any(fields[:2] == [name, "RUNNING"] for fields in lines)
+
+
+def host_page(stack: Stack) -> str:
+    cfg = Config.from_env(stack.env)
+    with httpx.Client(trust_env=False, timeout=30, follow_redirects=True) as client:
+        response = client.get(links.host_url(cfg).replace(links.base_url(cfg), stack.url))
+        return response.text if response.status_code == 200 else ""
+
+
+def test_the_stack_runs_restarts_crashed_programs_and_stops_cleanly(
+    var_dir: Path, postgres_template: Path
+) -> None:
+    stack = Stack(var_dir / "var", free_port_block(STACK_PORTS)).start()
+    try:
+        stack.wait_ready()
+        wait_until(lambda: '<th>Database</th><td class="state-ok">' in host_page(stack), 90, "the database")
+        for program in ("database", "app", "frontdoor"):
+            wait_until(lambda p=program: is_running(stack, p), 60, f"{program} to be RUNNING")
+
+        # A crash: supervisord starts the program again and the front door routes to it once healthy.
+        crashed = program_pid(stack, "app")
+        os.kill(crashed, signal.SIGKILL)
+        wait_until(lambda: program_pid(stack, "app") not in (0, crashed), 60, "the app to be restarted")
+        wait_until(lambda: http_status(stack.url + "/healthz") == 200, 60, "the restarted app")
+
+        # Logs land in size-capped files in the var directory, one per program.
+        log = stack.var / "log"
+        for name in ("supervisord", "database", "app", "frontdoor"):
+            assert (log / f"{name}.log").stat().st_size > 0, name
+        assert "ready on 127.0.0.1" in (log / "database.log").read_text()
+
+        # A second party server on the same var directory is refused and disturbs nothing.
+        second = subprocess.run(["/bin/bash", str(LAUNCHER)], env=stack.env, capture_output=True, text=True)
+        assert second.returncode == 1 and "already running" in second.stderr
+        assert http_status(stack.url + "/healthz") == 200
+    finally:
+        code = stack.stop()
+    assert code == 0
+    assert stack.processes() == []
+    assert not (stack.var / "run" / "supervisor.sock").exists()
+
+
+def test_sigkill_then_continue_on_the_same_var_directory(var_dir: Path, postgres_template: Path) -> None:
+    stack = Stack(var_dir / "var", free_port_block(STACK_PORTS)).start()
+    url = Config.from_env(stack.env).database_url
+    try:
+        stack.wait_ready()
+        wait_until(lambda: answers_sql(url), 90, "the soiree database")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE guests (name TEXT PRIMARY KEY)")
+            conn.execute("INSERT INTO guests VALUES ('ada')")
+        host_key = links.host_key(Config.from_env(stack.env))
+        stack.kill()
+        assert (stack.var / "run" / "supervisor.sock").exists()  # stale: nothing listens
+
+        stack.start()  # continue the grain
+        stack.wait_ready()
+        wait_until(lambda: answers_sql(url), 90, "the database after SIGKILL")
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT name FROM guests").fetchall() == [("ada",)]
+        assert links.host_key(Config.from_env(stack.env)) == host_key
+        assert '<td class="state-ok">' in host_page(stack)
+    finally:
+        assert stack.stop() == 0
+
+
+def test_soiree_run_prints_the_links_and_stops_on_ctrl_c(var_dir: Path, postgres_template: Path) -> None:
+    port = free_port_block(STACK_PORTS)
+    env = Stack(var_dir / "var", port).env
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "app.local_run", str(LAUNCHER)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert runner.stdout is not None
+    try:
+        lines: list[str] = []
+        while not any(line.strip().startswith("Player page:") for line in lines):
+            line = runner.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        assert f"Soirée is running at http://127.0.0.1:{port}" in text
+        host_line = next(line for line in lines if "Host dashboard:" in line)
+        host_url = host_line.split("Host dashboard:", 1)[1].strip()
+        assert host_url == links.host_url(Config.from_env(env))
+        with httpx.Client(trust_env=False, timeout=30, follow_redirects=True) as client:
+            assert client.get(host_url).status_code == 200
+            assert client.get(f"http://127.0.0.1:{port}/play").status_code == 200
+        supervisord = int((var_dir / "var" / "run" / "supervisord.pid").read_text())
+    finally:
+        runner.send_signal(signal.SIGINT)
+        rest, _ = runner.communicate(timeout=120)
+    assert runner.returncode == 0, rest
+    assert "stopping the party server" in rest and "soiree: stopped" in rest
+    with pytest.raises(ProcessLookupError):
+        os.kill(supervisord, 0)
