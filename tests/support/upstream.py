@@ -25,6 +25,7 @@ class Upstream:
         app = Starlette(
             routes=[
                 Route("/healthz", self.healthz),
+                Route("/status/{code:int}", self.status),
                 WebSocketRoute("/{path:path}", self.echo),
                 Route("/{path:path}", self.report, methods=["GET", "POST", "PUT", "DELETE"]),
             ]
@@ -39,6 +40,14 @@ class Upstream:
         if self.healthy:
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "starting"}, status_code=503)
+
+    async def status(self, request: Request) -> Response:
+        """Answers with the status in the path and a few response headers, some not allowed through."""
+        return JSONResponse(
+            {"upstream": self.name, "status": request.path_params["code"]},
+            status_code=request.path_params["code"],
+            headers={"X-Sandstorm-App-Version": "7", "X-Internal": "secret", "Set-Cookie": "s=1"},
+        )
 
     async def report(self, request: Request) -> Response:
         body = await request.body()

@@ -1,0 +1,107 @@
+"""End to end through a grain-faithful sandbox and the stand-in bridge: the package as Sandstorm runs it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import trio
+
+from tests.support.browser import load_page
+from tests.support.grain import Grain
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def grain(var_dir: Path, postgres_template: Path) -> Iterator[Grain]:
+    g = Grain(var_dir / "var")
+    yield g
+    g.kill()
+
+
+def test_a_new_grain_comes_up_and_keeps_to_its_var_directory(grain: Grain) -> None:
+    grain.start().wait_ready()
+    wait_until(grain.database_ready, 120, "the database, as the host page reports it")
+    landing = grain.get("/")
+    assert landing.status_code == 200 and "A private V-Sekai party" in landing.text
+    assert grain.get("/host").status_code == 200  # the owner holds the host permission
+    grain.add_token("player-token", ("play",))
+    assert grain.get("/healthz", token="player-token").json() == {"status": "ok"}
+    assert grain.get("/host", token="player-token").status_code == 403  # players are not hosts
+    # Everything the grain wrote is in its var directory, in the documented layout.
+    layout = {p.name for p in grain.var.iterdir()}
+    assert {"run", "log", "tmp", "secrets", "uploads", "db"} <= layout
+    assert (grain.var / "db" / "postgres" / "PG_VERSION").exists()
+    for program in ("supervisord", "database", "app", "frontdoor"):
+        assert (grain.var / "log" / f"{program}.log").stat().st_size > 0
+
+
+def test_the_host_page_loads_cleanly_in_a_browser_under_sandstorms_policy(grain: Grain) -> None:
+    grain.start().wait_ready()
+    wait_until(grain.database_ready, 120, "the database")
+    checks = [
+        "getComputedStyle(document.body).backgroundColor",  # the stylesheet applied
+        "document.querySelector('header img').naturalWidth > 0",  # the icon loaded
+        "document.querySelector('h1').textContent",
+        "document.querySelectorAll('table.parts tr').length",
+    ]
+    report = trio.run(load_page, grain.url + "/host", checks)
+    assert report.values == ["rgb(247, 244, 238)", True, "Host page", 3]
+    assert report.errors == []
+    assert not [line for line in report.console if "Content Security Policy" in line]
+
+
+def test_sigkill_mid_traffic_then_continue_on_the_same_var(grain: Grain) -> None:
+    grain.start().wait_ready()
+    wait_until(grain.database_ready, 120, "the database")
+    assert grain.sandbox is not None
+    url = grain.config.database_url
+    sandbox = grain.sandbox
+
+    def create_table() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE guestbook (n BIGINT PRIMARY KEY, note TEXT NOT NULL)")
+
+    sandbox.in_network(create_table)
+    acknowledged: list[int] = []
+    writing = threading.Event()
+
+    def write_until_killed() -> None:
+        sandbox.enter_network()
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                for n in range(1_000_000):
+                    conn.execute("INSERT INTO guestbook VALUES (%s, %s)", (n, "x" * 200))
+                    acknowledged.append(n)  # committed: the server said so
+                    if n == 50:
+                        writing.set()
+        except psycopg.Error:
+            pass  # the grain died under us
+
+    writer = threading.Thread(target=write_until_killed)
+    writer.start()
+    assert writing.wait(timeout=60)
+    host_key = (grain.var / "secrets" / "host.key").read_bytes()
+    grain.kill()  # mid-traffic
+    writer.join(timeout=60)
+    assert len(acknowledged) > 50
+
+    grain.start().wait_ready()  # continue the grain
+    wait_until(grain.database_ready, 120, "the database after SIGKILL")
+    assert grain.sandbox is not None
+
+    def read_back() -> list[int]:
+        with psycopg.connect(url) as conn:
+            conn.execute("SELECT 1 FROM guestbook WHERE note <> %s", ("x" * 200,)).fetchall()
+            return [n for (n,) in conn.execute("SELECT n FROM guestbook ORDER BY n")]
+
+    stored = grain.sandbox.in_network(read_back)
+    assert stored[: len(acknowledged)] == acknowledged  # every acknowledged write survived
+    assert stored == list(range(len(stored)))  # and nothing is torn or out of order
+    assert (grain.var / "secrets" / "host.key").read_bytes() == host_key
+    assert grain.get("/").status_code == 200
