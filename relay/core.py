@@ -1,0 +1,564 @@
+"""The whole relay as a state machine free of I/O: connections, sessions, rooms, the tick.
+
+The server (``relay/server.py``) drives it with four calls and moves bytes:
+
+- ``open(identity, now)`` when an authenticated WebSocket opens → a :class:`Conn`;
+- ``receive(conn, message, now)`` for each binary message;
+- ``connection_lost(conn, now, code)`` when the socket is gone;
+- ``tick(now)`` about ``tick_hz`` times a second.
+
+Output accumulates in each ``Conn.outbox`` (wire-ready frames); ``take_wakeups()`` names the
+connections that got some, and ``Conn.close`` asks the server to close after draining. Tests
+drive this class directly.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.identity import Identity
+from relay.protocol import (
+    SUPPORTED_VERSIONS,
+    UPDATE_TYPE,
+    Answer,
+    Close,
+    Despawn,
+    Event,
+    Focus,
+    Give,
+    Goodbye,
+    Hello,
+    Join,
+    Leave,
+    LeaveReason,
+    Notice,
+    Ping,
+    Pong,
+    ProtocolError,
+    Record,
+    Refused,
+    Release,
+    Request,
+    Result,
+    ServerPing,
+    ServerPong,
+    SetMaster,
+    SetRule,
+    Spawn,
+    Status,
+    Welcome,
+    decode_client_record,
+    parse_update,
+    split_records,
+)
+from relay.room import PersistedObject, Room
+from relay.session import Conn, Session
+from relay.settings import Settings
+
+ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+MAX_HANDLE = 0xFFFF
+ENDING_CLOSES = (1000, 1001)  # a client closing normally ends its session at once
+
+
+def valid_room_name(name: str) -> bool:
+    return ROOM_NAME.fullmatch(name) is not None
+
+
+@dataclass
+class Counters:
+    messages_in: int = 0
+    bytes_in: int = 0
+    messages_out: int = 0
+    bytes_out: int = 0
+    protocol_errors: int = 0
+    rate_limited: int = 0
+    # counts of rooms that have ended, so that totals never go back
+    updates: int = 0
+    refused: int = 0
+    coalesced: int = 0
+
+
+@dataclass
+class Rates:
+    """Per-second rates over the last sampling window, for the stats endpoint."""
+
+    window: float = 2.0
+    samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+
+    def sample(self, now: float, values: dict[str, int]) -> None:
+        self.samples.append((now, values))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.window:
+            self.samples.pop(0)
+
+    def per_second(self) -> dict[str, float]:
+        if len(self.samples) < 2:
+            return {}
+        (t0, a), (t1, b) = self.samples[0], self.samples[-1]
+        span = t1 - t0
+        if span <= 0:
+            return {}
+        return {k: round((b[k] - a.get(k, 0)) / span, 2) for k in b}
+
+
+class RelayCore:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        wrap: Callable[[bytes], bytes] = bytes,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.wrap = wrap
+        self.wall = wall
+        self.sessions: dict[int, Session] = {}
+        self.by_token: dict[bytes, Session] = {}
+        self.conns: set[Conn] = set()
+        self.rooms: dict[str, Room] = {}
+        self.handles: dict[int, Room] = {}
+        self.next_member = 1
+        self.counters = Counters()
+        self.rates = Rates()
+        self._wake: set[Conn] = set()
+        self._last_sample = float("-inf")
+        self._record_handlers: dict[type[Record], Callable[[Conn, Session, Record, float], None]] = {
+            Ping: self._on_ping,
+            Pong: self._on_pong,
+            Join: self._on_join,
+            Leave: self._on_leave,
+            Focus: self._on_focus,
+            Spawn: self._on_spawn,
+            Despawn: self._on_despawn,
+            Request: self._on_request,
+            Release: self._on_release,
+            Give: self._on_give,
+            SetMaster: self._on_set_master,
+            SetRule: self._on_set_rule,
+            Answer: self._on_answer,
+            Event: self._on_event,
+        }
+        for name in self.settings.default_rooms:
+            self._create_room(name)
+
+    # --- the server's calls -------------------------------------------------------------------
+
+    def open(self, identity: Identity, now: float) -> Conn:
+        conn = Conn(identity, now, self.settings.burst, self.wrap)
+        self.conns.add(conn)
+        return conn
+
+    def receive(self, conn: Conn, message: bytes, now: float) -> None:
+        if conn.close is not None:
+            return
+        conn.last_recv = now
+        conn.msgs_in += 1
+        conn.bytes_in += len(message)
+        self.counters.messages_in += 1
+        self.counters.bytes_in += len(message)
+        try:
+            self._receive(conn, message, now)
+        except ProtocolError as exc:
+            self.counters.protocol_errors += 1
+            code = Close.HELLO_EXPECTED if conn.session is None else Close.PROTOCOL_ERROR
+            self.close(conn, code, str(exc), now)
+
+    def connection_lost(self, conn: Conn, now: float, code: int | None = None) -> None:
+        """The socket is gone. ``code`` is the close code the client sent, if it sent one."""
+        self.conns.discard(conn)
+        self._wake.discard(conn)
+        session = conn.session
+        if session is None or session.conn is not conn:
+            return  # never said hello, was replaced, or was already detached by close()
+        if code in ENDING_CLOSES:
+            self._end_session(session, LeaveReason.DISCONNECTED, now)
+        else:
+            self._detach(session, now)
+
+    def tick(self, now: float) -> None:
+        s = self.settings
+        for conn in list(self.conns):
+            if conn.close is not None:
+                continue
+            session = conn.session
+            if session is None:
+                if now - conn.opened_at > s.hello_timeout:
+                    self.close(conn, Close.HELLO_EXPECTED, "no HELLO received", now)
+                continue
+            if now - conn.last_recv > s.idle_timeout:
+                self.close(conn, Close.IDLE, f"nothing received for {s.idle_timeout:g} s", now)
+                continue
+            if now - conn.pinged_at >= s.ping_interval:
+                conn.pinged_at = now
+                conn.ping_nonce = (conn.ping_nonce + 1) & 0xFFFFFFFF
+                conn.ping_sent_at = now
+                self._send(conn, ServerPing(conn.ping_nonce, self._wall_ms()).encode())
+            self._check_lag(conn, session, now)
+        for session in [x for x in self.sessions.values() if x.conn is None and x.grace_deadline <= now]:
+            self._end_session(session, LeaveReason.DISCONNECTED, now)
+        for room in list(self.rooms.values()):
+            room.expire_asks(now)
+            room.flush()
+        for conn in self.conns:
+            if conn.resync and conn.close is None:
+                conn.resync = False
+                conn.send_records(conn.held)
+                conn.held, conn.held_bytes = [], 0
+            if conn.outbox:
+                self._wake.add(conn)
+        for room in [r for r in self.rooms.values() if r.empty and r.name not in s.default_rooms]:
+            del self.rooms[room.name]
+            del self.handles[room.handle]
+            self.counters.updates += room.updates
+            self.counters.refused += room.refused
+            self.counters.coalesced += room.coalesced
+        if now - self._last_sample >= 1.0:
+            self._last_sample = now
+            self.rates.sample(now, self.totals())
+
+    def take_wakeups(self) -> set[Conn]:
+        wake, self._wake = self._wake, set()
+        return wake
+
+    def close(self, conn: Conn, code: int, reason: str, now: float) -> None:
+        """Say GOODBYE and ask the server to close; the session lives on unless kicked."""
+        if conn.close is not None:
+            return
+        conn.send_records([Goodbye(code, reason[:200]).encode()])
+        conn.close = (code, reason[:120])
+        self._wake.add(conn)
+        session = conn.session
+        if session is not None and session.conn is conn:
+            if code == Close.KICKED:
+                self._end_session(session, LeaveReason.KICKED, now)
+            else:
+                self._detach(session, now)
+
+    def shutdown(self, now: float) -> None:
+        for conn in list(self.conns):
+            self.close(conn, Close.SHUTTING_DOWN, "the relay is stopping", now)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def _wall_ms(self) -> int:
+        return int(self.wall() * 1000)
+
+    def _send(self, conn: Conn, record: bytes) -> None:
+        conn.send_records([record])
+        self._wake.add(conn)
+
+    def _detach(self, session: Session, now: float) -> None:
+        """The connection is gone: the grace window starts."""
+        conn = session.conn
+        session.conn = None
+        session.grace_deadline = now + self.settings.grace
+        if conn is not None:
+            conn.lagging_since = None
+        for room in list(session.rooms.values()):
+            room.disconnected(session)
+
+    def _end_session(self, session: Session, reason: LeaveReason, now: float) -> None:
+        if session.ended:
+            return
+        session.ended = True
+        for room in list(session.rooms.values()):
+            room.leave(session, reason, now)
+        self.sessions.pop(session.id, None)
+        self.by_token.pop(session.token, None)
+        session.conn = None
+
+    def _hello(self, conn: Conn, hello: Hello, now: float) -> None:
+        lo, hi = SUPPORTED_VERSIONS
+        version = min(hi, hello.max_version)
+        if version < max(lo, hello.min_version):
+            self.close(conn, Close.UNSUPPORTED_VERSION, f"relay speaks protocol versions {lo}..{hi}", now)
+            return
+        session = self.by_token.get(hello.token) if hello.token else None
+        resumed = session is not None and session.user_id == conn.identity.user_id and not session.ended
+        if session is not None and resumed:
+            old = session.conn
+            if old is not None:
+                session.conn = None  # so closing the old connection does not start a grace window
+                self.close(old, Close.REPLACED, "the session was resumed on another connection", now)
+        else:
+            token = secrets.token_bytes(16)
+            session = Session(self.next_member, conn.identity, token, self.wall())
+            self.next_member += 1
+            self.sessions[session.id] = session
+            self.by_token[token] = session
+        session.conn = conn
+        session.connected_since = self.wall()
+        conn.session = session
+        s = self.settings
+        self._send(
+            conn,
+            Welcome(
+                version=version,
+                member=session.id,
+                resumed=int(resumed),
+                token=session.token,
+                server_time_ms=self._wall_ms(),
+                tick_hz=s.tick_hz,
+                ping_interval_s=round(s.ping_interval),
+                idle_timeout_s=round(s.idle_timeout),
+                grace_s=round(s.grace),
+                ask_timeout_ms=round(s.ask_timeout * 1000),
+                cooldown_ms=round(s.cooldown * 1000),
+                max_message=s.max_message,
+                max_state=s.max_state,
+                max_event=s.max_event,
+                rate=s.rate,
+                burst=s.burst,
+            ).encode(),
+        )
+        for room in session.rooms.values():
+            room.resync(session)
+
+    def _check_lag(self, conn: Conn, session: Session, now: float) -> None:
+        s = self.settings
+        if conn.lagging_since is None:
+            if conn.outbox_bytes > s.lag_high:
+                conn.lagging_since = now
+            return
+        if conn.held_overflow or now - conn.lagging_since > s.lag_timeout:
+            self.close(conn, Close.TOO_SLOW, "the connection could not keep up", now)
+        elif conn.outbox_bytes < s.lag_low:
+            conn.lagging_since = None
+            conn.resync = True
+            for room in session.rooms.values():
+                room.resync(session)
+
+    # --- records ----------------------------------------------------------------------------------
+
+    def _spend(self, conn: Conn, cost: int, now: float) -> bool:
+        s = self.settings
+        elapsed = now - conn.tokens_at
+        conn.tokens_at = now
+        conn.tokens = min(float(s.burst), conn.tokens + elapsed * s.rate)
+        conn.strikes = max(0.0, conn.strikes - elapsed * s.rate / 2)
+        if conn.tokens >= cost:
+            conn.tokens -= cost
+            return True
+        self.counters.rate_limited += 1
+        conn.strikes += cost
+        if conn.strikes > s.strike_limit:
+            self.close(conn, Close.RATE_LIMITED, "kept sending far above the rate limit", now)
+        return False
+
+    def _receive(self, conn: Conn, message: bytes, now: float) -> None:
+        for type_, body in split_records(message):
+            if conn.close is not None:
+                return
+            session = conn.session
+            if session is None:
+                if type_ != Hello.TYPE:
+                    raise ProtocolError("the first record must be HELLO")
+                rec = decode_client_record(type_, body)
+                assert isinstance(rec, Hello)
+                self._hello(conn, rec, now)
+                continue
+            if type_ == UPDATE_TYPE:
+                self._on_update(conn, session, body, now)
+                continue
+            rec = decode_client_record(type_, body)
+            if isinstance(rec, Hello):
+                raise ProtocolError("HELLO sent twice")
+            if not isinstance(rec, Ping | Pong) and not self._spend(conn, 1 + len(body) // 1024, now):
+                self._answer(conn, session, rec, Status.RATE_LIMITED)
+                continue
+            self._record_handlers[type(rec)](conn, session, rec, now)
+
+    def _answer(self, conn: Conn, session: Session, rec: Record, status: Status) -> None:
+        """Answer a record that was not carried out, in its room's stream when it names one."""
+        room = session.rooms.get(getattr(rec, "room", -1))
+        if isinstance(rec, Event):
+            record = Notice(status, Event.TYPE, rec.room).encode()
+            if room is not None:
+                room._to(session, record)
+            else:
+                self._send(conn, record)
+            return
+        req: int = getattr(rec, "req", 0)
+        if room is not None:
+            room.result(session, req, status)
+        else:
+            self._send(conn, Result(req, status).encode())
+
+    def _room(self, conn: Conn, session: Session, rec: Record) -> Room | None:
+        room = session.rooms.get(rec.room)  # type: ignore[attr-defined]
+        if room is None:
+            self._answer(conn, session, rec, Status.UNKNOWN_ROOM)
+        return room
+
+    def _on_update(self, conn: Conn, session: Session, body: bytes, now: float) -> None:
+        room_h, oid, epoch, pos, off = parse_update(body)
+        room = session.rooms.get(room_h)
+        ok = self._spend(conn, 1 + len(body) // 1024, now)
+        if room is None:
+            self._send(
+                conn, Refused(room_h, oid, 0, Status.UNKNOWN_ROOM if ok else Status.RATE_LIMITED).encode()
+            )
+        elif not ok:
+            room.refuse(session, oid, Status.RATE_LIMITED)
+        else:
+            room.update(session, oid, epoch, pos, body, off)
+
+    def _on_ping(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Ping)
+        self._send(conn, ServerPong(rec.nonce, self._wall_ms()).encode())
+
+    def _on_pong(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Pong)
+        if rec.nonce == conn.ping_nonce and conn.ping_sent_at:
+            session.latency_ms = round((now - conn.ping_sent_at) * 1000, 1)
+
+    def _on_join(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Join)
+        s = self.settings
+        if not valid_room_name(rec.name):
+            self._send(conn, Result(rec.req, Status.INVALID_NAME).encode())
+            return
+        room = self.rooms.get(rec.name)
+        if room is not None and session.id in room.members:
+            self._send(conn, Result(rec.req, Status.ALREADY_JOINED).encode())
+            return
+        if len(session.rooms) >= s.max_rooms_per_connection:
+            self._send(conn, Result(rec.req, Status.TOO_MANY_ROOMS).encode())
+            return
+        if room is None:
+            if len(self.rooms) >= s.max_rooms:
+                self._send(conn, Result(rec.req, Status.TOO_MANY_ROOMS).encode())
+                return
+            room = self._create_room(rec.name)
+        room.join(session, rec.req)
+
+    def _on_leave(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Leave)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.leave(session, LeaveReason.LEFT, now, rec.req)
+
+    def _on_focus(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Focus)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.focus(session, rec.req, rec.position)
+
+    def _on_spawn(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Spawn)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.spawn(session, rec.req, rec.rule, rec.lifetime, rec.position, rec.state)
+
+    def _on_despawn(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Despawn)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.despawn(session, rec.req, rec.object)
+
+    def _on_request(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Request)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.request(session, rec.req, rec.object, now)
+
+    def _on_release(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Release)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.release(session, rec.req, rec.object, now)
+
+    def _on_give(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Give)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.give(session, rec.req, rec.object, rec.member, now)
+
+    def _on_set_master(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, SetMaster)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.set_master(session, rec.req, rec.object, rec.member)
+
+    def _on_set_rule(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, SetRule)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.set_rule(session, rec.req, rec.object, rec.rule)
+
+    def _on_answer(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Answer)
+        room = self._room(conn, session, rec)
+        if room is not None:
+            room.answer(session, rec.req, rec.object, rec.ask, bool(rec.grant), now)
+
+    def _on_event(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
+        assert isinstance(rec, Event)
+        room = self._room(conn, session, rec)
+        if room is None:
+            return
+        if len(rec.payload) > self.settings.max_event:
+            self._answer(conn, session, rec, Status.TOO_LARGE)
+            return
+        room.event(session, rec.targets, rec.payload)
+
+    # --- rooms ------------------------------------------------------------------------------------
+
+    def _create_room(self, name: str) -> Room:
+        handle = next(h for h in range(1, MAX_HANDLE + 1) if h not in self.handles)
+        room = Room(name, handle, self.settings, self.wrap)
+        self.rooms[name] = room
+        self.handles[handle] = room
+        return room
+
+    def restore(self, saved: list[PersistedObject]) -> int:
+        """Objects saved before a restart; rooms are created as needed, over any room limit."""
+        for obj in saved:
+            if not valid_room_name(obj.room):
+                continue
+            room = self.rooms.get(obj.room) or self._create_room(obj.room)
+            if obj.object not in room.objects:
+                room.restore(obj)
+        return len(saved)
+
+    def take_persistence(self) -> tuple[list[PersistedObject], list[tuple[str, int]]]:
+        """Persistent objects changed or gone since the last call."""
+        upserts: list[PersistedObject] = []
+        deletes: list[tuple[str, int]] = []
+        for room in self.rooms.values():
+            upserts.extend(room.persisted(oid) for oid in room.persist_dirty if oid in room.objects)
+            deletes.extend((room.name, oid) for oid in room.persist_gone)
+            room.persist_dirty = set()
+            room.persist_gone = set()
+        return upserts, deletes
+
+    # --- moderation (the admin endpoint) ------------------------------------------------------------
+
+    def kick(self, room_name: str, member: int, now: float) -> bool:
+        room = self.rooms.get(room_name)
+        if room is None or member not in room.members:
+            return False
+        session = room.members[member].session
+        if session.conn is not None:
+            self.close(session.conn, Close.KICKED, "removed by the host", now)
+        else:
+            self._end_session(session, LeaveReason.KICKED, now)
+        return True
+
+    def totals(self) -> dict[str, int]:
+        c = self.counters
+        rooms = self.rooms.values()
+        return {
+            "messages_in": c.messages_in,
+            "bytes_in": c.bytes_in,
+            "messages_out": c.messages_out,
+            "bytes_out": c.bytes_out,
+            "updates": c.updates + sum(r.updates for r in rooms),
+            "refused_updates": c.refused + sum(r.refused for r in rooms),
+            "coalesced_updates": c.coalesced + sum(r.coalesced for r in rooms),
+            "protocol_errors": c.protocol_errors,
+            "rate_limited": c.rate_limited,
+        }

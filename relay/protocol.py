@@ -1,0 +1,682 @@
+"""The relay's wire format (PROTOCOL.md): record types, their layouts, and a strict codec.
+
+Free of I/O, like h11 and wsproto. Every record is ``type u8, length u16, body``, integers are
+little-endian, and one WebSocket message carries one or more records. Each record type is a
+frozen dataclass whose fields declare their wire kinds, so one table drives both encoding and
+decoding. Decoding raises :class:`ProtocolError` for any malformed input and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from enum import IntEnum
+from typing import Any, ClassVar
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = (1, 1)  # lowest, highest
+MAX_MESSAGE = 65535  # Godot 4's WebSocketPeer refuses larger messages by default
+TOKEN_SIZE = 16
+HEADER = struct.Struct("<BH")
+HEADER_SIZE = HEADER.size
+
+Position = tuple[float, float, float]
+
+
+class ProtocolError(Exception):
+    """Malformed input. The message says what was wrong and is safe to send to the client."""
+
+
+class Status(IntEnum):
+    OK = 0
+    GRANTED = 1
+    DENIED = 2
+    TIMEOUT = 3
+    IN_PROGRESS = 4
+    NOT_ALLOWED = 5
+    UNKNOWN_OBJECT = 6
+    UNKNOWN_ROOM = 7
+    UNKNOWN_MEMBER = 8
+    COOLDOWN = 9
+    MASTER_ABSENT = 10
+    NOT_MASTER = 11
+    NOT_OWNER = 12
+    STALE_EPOCH = 13
+    ROOM_FULL = 14
+    TOO_MANY_ROOMS = 15
+    TOO_MANY_OBJECTS = 16
+    TOO_LARGE = 17
+    RATE_LIMITED = 18
+    INVALID_NAME = 19
+    ALREADY_JOINED = 20
+    NOT_PENDING = 21
+    CANCELLED = 22
+
+
+class Rule(IntEnum):
+    ASK = 0
+    DENY = 1
+    ALLOW = 2
+
+
+class Lifetime(IntEnum):
+    WITH_MASTER = 0
+    PERSISTENT = 1
+
+
+class LeaveReason(IntEnum):
+    LEFT = 0
+    DISCONNECTED = 1
+    KICKED = 2
+
+
+class DespawnReason(IntEnum):
+    BY_MASTER = 0
+    MASTER_LEFT = 1
+    RESET = 2
+
+
+class Close(IntEnum):
+    """GOODBYE codes, also used as the WebSocket close code."""
+
+    PROTOCOL_ERROR = 4000
+    UNSUPPORTED_VERSION = 4001
+    HELLO_EXPECTED = 4002
+    KICKED = 4003
+    TOO_SLOW = 4004
+    RATE_LIMITED = 4005
+    REPLACED = 4006
+    IDLE = 4007
+    SHUTTING_DOWN = 4008
+
+
+PERM_PLAY = 1
+PERM_HOST = 2
+
+
+# --- field kinds: how one field is laid out on the wire -------------------------------------
+
+
+class Kind:
+    def encode(self, value: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, body: bytes, off: int) -> tuple[Any, int]:
+        raise NotImplementedError
+
+
+def _need(body: bytes, off: int, size: int) -> None:
+    if off + size > len(body):
+        raise ProtocolError("record body is too short")
+
+
+class _Int(Kind):
+    def __init__(self, fmt: str, valid: type[IntEnum] | tuple[int, int] | None = None) -> None:
+        self.st = struct.Struct("<" + fmt)
+        self.valid = valid
+        self.bits = self.st.size * 8
+
+    def _check(self, value: int) -> int:
+        if isinstance(self.valid, type):
+            try:
+                return self.valid(value)
+            except ValueError:
+                raise ProtocolError(f"{value} is not a valid {self.valid.__name__.lower()}") from None
+        if self.valid is not None and not self.valid[0] <= value <= self.valid[1]:
+            raise ProtocolError(f"{value} is out of range {self.valid[0]}..{self.valid[1]}")
+        return value
+
+    def encode(self, value: int) -> bytes:
+        return self.st.pack(self._check(int(value)))
+
+    def decode(self, body: bytes, off: int) -> tuple[int, int]:
+        _need(body, off, self.st.size)
+        return self._check(self.st.unpack_from(body, off)[0]), off + self.st.size
+
+
+class _Str8(Kind):
+    def encode(self, value: str) -> bytes:
+        raw = value.encode("utf-8")
+        if len(raw) > 255:
+            raise ProtocolError("string longer than 255 bytes")
+        return bytes((len(raw),)) + raw
+
+    def decode(self, body: bytes, off: int) -> tuple[str, int]:
+        _need(body, off, 1)
+        n = body[off]
+        _need(body, off + 1, n)
+        try:
+            text = body[off + 1 : off + 1 + n].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("string is not valid UTF-8") from None
+        return text, off + 1 + n
+
+
+class _Token8(Kind):
+    """``u8`` length (0 or 16) then the resume token."""
+
+    def encode(self, value: bytes) -> bytes:
+        if len(value) not in (0, TOKEN_SIZE):
+            raise ProtocolError("a resume token is 0 or 16 bytes")
+        return bytes((len(value),)) + value
+
+    def decode(self, body: bytes, off: int) -> tuple[bytes, int]:
+        _need(body, off, 1)
+        n = body[off]
+        if n not in (0, TOKEN_SIZE):
+            raise ProtocolError("a resume token is 0 or 16 bytes")
+        _need(body, off + 1, n)
+        return bytes(body[off + 1 : off + 1 + n]), off + 1 + n
+
+
+class _Fixed(Kind):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def encode(self, value: bytes) -> bytes:
+        if len(value) != self.size:
+            raise ProtocolError(f"expected exactly {self.size} bytes")
+        return bytes(value)
+
+    def decode(self, body: bytes, off: int) -> tuple[bytes, int]:
+        _need(body, off, self.size)
+        return bytes(body[off : off + self.size]), off + self.size
+
+
+_POS = struct.Struct("<3f")
+_FLAGS_POS = 1
+
+
+def _finite(pos: Position) -> Position:
+    if not all(math.isfinite(v) for v in pos):
+        raise ProtocolError("position must be finite")
+    return pos
+
+
+class _OptPos(Kind):
+    """``flags u8`` (bit 0: a position follows) then, if set, three ``f32``."""
+
+    def encode(self, value: Position | None) -> bytes:
+        if value is None:
+            return b"\x00"
+        x, y, z = value
+        return b"\x01" + _POS.pack(*_finite((float(x), float(y), float(z))))
+
+    def decode(self, body: bytes, off: int) -> tuple[Position | None, int]:
+        _need(body, off, 1)
+        flags = body[off]
+        if flags & ~_FLAGS_POS:
+            raise ProtocolError(f"unknown flag bits {flags:#04x}")
+        if not flags:
+            return None, off + 1
+        _need(body, off + 1, _POS.size)
+        pos: Position = _POS.unpack_from(body, off + 1)
+        return _finite(pos), off + 1 + _POS.size
+
+
+class _Members8(Kind):
+    """``count u8`` then ``count`` member ids (``u32``)."""
+
+    def encode(self, value: tuple[int, ...]) -> bytes:
+        if len(value) > 255:
+            raise ProtocolError("at most 255 targets")
+        return bytes((len(value),)) + struct.pack(f"<{len(value)}I", *value)
+
+    def decode(self, body: bytes, off: int) -> tuple[tuple[int, ...], int]:
+        _need(body, off, 1)
+        n = body[off]
+        _need(body, off + 1, 4 * n)
+        return struct.unpack_from(f"<{n}I", body, off + 1), off + 1 + 4 * n
+
+
+class _Rest(Kind):
+    def encode(self, value: bytes) -> bytes:
+        return bytes(value)
+
+    def decode(self, body: bytes, off: int) -> tuple[bytes, int]:
+        return bytes(body[off:]), len(body)
+
+
+U8, U16, U32, U64 = _Int("B"), _Int("H"), _Int("I"), _Int("Q")
+BOOL = _Int("B", (0, 1))
+RULE, LIFETIME, STATUS = _Int("B", Rule), _Int("B", Lifetime), _Int("B", Status)
+LEAVE_REASON, DESPAWN_REASON = _Int("B", LeaveReason), _Int("B", DespawnReason)
+PERMS = _Int("B", (0, PERM_PLAY | PERM_HOST))
+STR8, TOKEN8, TOKEN16, OPT_POS, MEMBERS8, REST = (
+    _Str8(),
+    _Token8(),
+    _Fixed(TOKEN_SIZE),
+    _OptPos(),
+    _Members8(),
+    _Rest(),
+)
+
+
+def w(kind: Kind, **kw: Any) -> Any:
+    """A dataclass field with its wire kind."""
+    return field(metadata={"kind": kind}, **kw)
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+class Record:
+    TYPE: ClassVar[int]
+    _layout: ClassVar[tuple[tuple[str, Kind], ...]]
+
+    def encode(self) -> bytes:
+        body = b"".join(kind.encode(getattr(self, name)) for name, kind in self._layout)
+        if len(body) > 0xFFFF:
+            raise ProtocolError("record body longer than 65535 bytes")
+        return HEADER.pack(self.TYPE, len(body)) + body
+
+    @classmethod
+    def decode_body(cls, body: bytes) -> Record:
+        values = []
+        off = 0
+        for _name, kind in cls._layout:
+            value, off = kind.decode(body, off)
+            values.append(value)
+        if off != len(body):
+            raise ProtocolError(
+                f"{cls.__name__.upper()} record has {len(body) - off} unexpected trailing bytes"
+            )
+        return cls(*values)
+
+
+CLIENT_RECORDS: dict[int, type[Record]] = {}
+SERVER_RECORDS: dict[int, type[Record]] = {}
+
+
+def _record(type_: int) -> Any:
+    def register(cls: type[Record]) -> type[Record]:
+        cls = dataclass(frozen=True, slots=True)(cls)
+        cls.TYPE = type_
+        cls._layout = tuple((f.name, f.metadata["kind"]) for f in fields(cls))  # type: ignore[arg-type]
+        (CLIENT_RECORDS if type_ < 0x80 else SERVER_RECORDS)[type_] = cls
+        return cls
+
+    return register
+
+
+# Client -> relay
+
+
+@_record(0x01)
+class Hello(Record):
+    min_version: int = w(U16)
+    max_version: int = w(U16)
+    token: bytes = w(TOKEN8, default=b"")
+
+
+@_record(0x02)
+class Ping(Record):
+    nonce: int = w(U32)
+
+
+@_record(0x03)
+class Pong(Record):
+    nonce: int = w(U32)
+
+
+@_record(0x10)
+class Join(Record):
+    req: int = w(U32)
+    name: str = w(STR8)
+
+
+@_record(0x11)
+class Leave(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+
+
+@_record(0x12)
+class Focus(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    position: Position | None = w(OPT_POS)
+
+
+@_record(0x20)
+class Spawn(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    rule: Rule = w(RULE)
+    lifetime: Lifetime = w(LIFETIME)
+    position: Position | None = w(OPT_POS)
+    state: bytes = w(REST, default=b"")
+
+
+@_record(0x21)
+class Update(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    epoch: int = w(U32)
+    position: Position | None = w(OPT_POS)
+    state: bytes = w(REST, default=b"")
+
+
+@_record(0x22)
+class Despawn(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    object: int = w(U32)
+
+
+@_record(0x23)
+class Request(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    object: int = w(U32)
+
+
+@_record(0x24)
+class Release(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    object: int = w(U32)
+
+
+@_record(0x25)
+class Give(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    object: int = w(U32)
+    member: int = w(U32)
+
+
+@_record(0x26)
+class SetMaster(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    object: int = w(U32)
+    member: int = w(U32)
+
+
+@_record(0x27)
+class SetRule(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    object: int = w(U32)
+    rule: Rule = w(RULE)
+
+
+@_record(0x28)
+class Answer(Record):
+    req: int = w(U32)
+    room: int = w(U16)
+    object: int = w(U32)
+    ask: int = w(U32)
+    grant: int = w(BOOL)
+
+
+@_record(0x30)
+class Event(Record):
+    room: int = w(U16)
+    targets: tuple[int, ...] = w(MEMBERS8)
+    payload: bytes = w(REST, default=b"")
+
+
+# Relay -> client
+
+
+@_record(0x81)
+class Welcome(Record):
+    version: int = w(U16)
+    member: int = w(U32)
+    resumed: int = w(BOOL)
+    token: bytes = w(TOKEN16)
+    server_time_ms: int = w(U64)
+    tick_hz: int = w(U16)
+    ping_interval_s: int = w(U16)
+    idle_timeout_s: int = w(U16)
+    grace_s: int = w(U16)
+    ask_timeout_ms: int = w(U16)
+    cooldown_ms: int = w(U16)
+    max_message: int = w(U32)
+    max_state: int = w(U32)
+    max_event: int = w(U32)
+    rate: int = w(U16)
+    burst: int = w(U16)
+
+
+@_record(0x82)
+class Goodbye(Record):
+    code: int = w(U16)
+    reason: str = w(STR8)
+
+
+@_record(0x83)
+class ServerPing(Record):
+    nonce: int = w(U32)
+    server_time_ms: int = w(U64)
+
+
+@_record(0x84)
+class ServerPong(Record):
+    nonce: int = w(U32)
+    server_time_ms: int = w(U64)
+
+
+@_record(0x85)
+class Result(Record):
+    req: int = w(U32)
+    status: Status = w(STATUS)
+    value: int = w(U32, default=0)
+
+
+@_record(0x86)
+class Notice(Record):
+    status: Status = w(STATUS)
+    record_type: int = w(U8)
+    room: int = w(U16)
+
+
+@_record(0x90)
+class Snapshot(Record):
+    room: int = w(U16)
+    members: int = w(U16)
+    objects: int = w(U32)
+    name: str = w(STR8)
+
+
+@_record(0x91)
+class Synced(Record):
+    room: int = w(U16)
+
+
+@_record(0x92)
+class Left(Record):
+    room: int = w(U16)
+    reason: LeaveReason = w(LEAVE_REASON)
+
+
+@_record(0x93)
+class MemberJoined(Record):
+    room: int = w(U16)
+    member: int = w(U32)
+    permissions: int = w(PERMS)
+    user_id: str = w(STR8)
+    name: str = w(STR8)
+
+
+@_record(0x94)
+class MemberLeft(Record):
+    room: int = w(U16)
+    member: int = w(U32)
+    reason: LeaveReason = w(LEAVE_REASON)
+
+
+@_record(0xA0)
+class ObjectInfo(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    master: int = w(U32)
+    owner: int = w(U32)
+    epoch: int = w(U32)
+    rule: Rule = w(RULE)
+    lifetime: Lifetime = w(LIFETIME)
+    position: Position | None = w(OPT_POS)
+    state: bytes = w(REST, default=b"")
+
+
+@_record(0xA1)
+class State(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    epoch: int = w(U32)
+    position: Position | None = w(OPT_POS)
+    state: bytes = w(REST, default=b"")
+
+
+@_record(0xA2)
+class Despawned(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    reason: DespawnReason = w(DESPAWN_REASON)
+
+
+@_record(0xA3)
+class Owner(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    owner: int = w(U32)
+    epoch: int = w(U32)
+
+
+@_record(0xA4)
+class Master(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    master: int = w(U32)
+
+
+@_record(0xA5)
+class RuleChanged(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    rule: Rule = w(RULE)
+
+
+@_record(0xA6)
+class Refused(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    epoch: int = w(U32)
+    status: Status = w(STATUS)
+
+
+@_record(0xA7)
+class Ask(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    ask: int = w(U32)
+    requester: int = w(U32)
+
+
+@_record(0xA8)
+class AskCancelled(Record):
+    room: int = w(U16)
+    object: int = w(U32)
+    ask: int = w(U32)
+    status: Status = w(STATUS)
+
+
+@_record(0xB0)
+class EventFrom(Record):
+    room: int = w(U16)
+    sender: int = w(U32)
+    payload: bytes = w(REST, default=b"")
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def split_records(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The ``(type, body)`` pairs of one message, in order. Raises on a truncated record."""
+    if not data:
+        raise ProtocolError("empty message")
+    if len(data) > MAX_MESSAGE:
+        raise ProtocolError(f"message of {len(data)} bytes is over the {MAX_MESSAGE}-byte limit")
+    off = 0
+    end = len(data)
+    while off < end:
+        if off + HEADER_SIZE > end:
+            raise ProtocolError("truncated record header")
+        type_, length = HEADER.unpack_from(data, off)
+        off += HEADER_SIZE
+        if off + length > end:
+            raise ProtocolError("record length runs past the end of the message")
+        yield type_, data[off : off + length]
+        off += length
+
+
+def decode_client_record(type_: int, body: bytes) -> Record:
+    cls = CLIENT_RECORDS.get(type_)
+    if cls is None:
+        raise ProtocolError(f"unknown record type {type_:#04x}")
+    return cls.decode_body(body)
+
+
+def decode_client_message(data: bytes) -> list[Record]:
+    """Strict: what the relay accepts from a client."""
+    return [decode_client_record(t, b) for t, b in split_records(data)]
+
+
+def decode_server_message(data: bytes) -> list[Record]:
+    """What a client reads: record types it does not know are skipped, as PROTOCOL.md asks."""
+    return [SERVER_RECORDS[t].decode_body(b) for t, b in split_records(data) if t in SERVER_RECORDS]
+
+
+def pack_messages(records: Iterable[bytes], limit: int = MAX_MESSAGE) -> list[bytes]:
+    """Concatenate encoded records into as few messages of at most ``limit`` bytes as possible."""
+    messages: list[bytes] = []
+    batch: list[bytes] = []
+    size = 0
+    for rec in records:
+        n = len(rec)
+        if size + n > limit and batch:
+            messages.append(b"".join(batch))
+            batch = []
+            size = 0
+        if n > limit:
+            raise ValueError(f"a record of {n} bytes cannot fit a {limit}-byte message")
+        batch.append(rec)
+        size += n
+    if batch:
+        messages.append(b"".join(batch))
+    return messages
+
+
+# --- fast paths for the relay's hottest record ----------------------------------------------------
+
+_UPDATE_HEAD = struct.Struct("<HIIB")  # room, object, epoch, flags
+STATE_TYPE = 0xA1
+UPDATE_TYPE = 0x21
+
+
+def parse_update(body: bytes) -> tuple[int, int, int, Position | None, int]:
+    """``(room, object, epoch, position, state offset)`` of an UPDATE body, strictly checked.
+
+    The relay forwards an accepted UPDATE's body unchanged as a STATE record, so it only needs
+    the head; the state is ``body[state offset:]``.
+    """
+    if len(body) < _UPDATE_HEAD.size:
+        raise ProtocolError("record body is too short")
+    room, obj, epoch, flags = _UPDATE_HEAD.unpack_from(body)
+    if not flags:
+        return room, obj, epoch, None, _UPDATE_HEAD.size
+    if flags != _FLAGS_POS:
+        raise ProtocolError(f"unknown flag bits {flags:#04x}")
+    if len(body) < _UPDATE_HEAD.size + _POS.size:
+        raise ProtocolError("record body is too short")
+    pos: Position = _POS.unpack_from(body, _UPDATE_HEAD.size)
+    return room, obj, epoch, _finite(pos), _UPDATE_HEAD.size + _POS.size
+
+
+def state_record(update_body: bytes) -> bytes:
+    """The STATE record everyone receives for an accepted UPDATE body (same layout)."""
+    return HEADER.pack(STATE_TYPE, len(update_body)) + update_body

@@ -1,0 +1,666 @@
+"""One room: its members, its objects and their ownership rules. Free of I/O.
+
+Every action appends encoded records to this tick's list, addressed to everyone, to everyone
+but one member, or to one member. ``flush`` then turns the list into WebSocket frames: one set
+of frames shared by every member that gets the same bytes (the common case), and frames of
+their own for the few members that differ this tick (a joiner, a member with answers or a
+focus). A newer STATE of an object replaces the older one still waiting in the list
+(coalescing), and any change of owner, master or rule first pushes the object's latest state to
+everyone, so that no member sees a state after a change it predates.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from relay.interest import Cell, Interest
+from relay.protocol import (
+    HEADER_SIZE,
+    Ask,
+    AskCancelled,
+    Despawned,
+    DespawnReason,
+    EventFrom,
+    LeaveReason,
+    Left,
+    Lifetime,
+    Master,
+    MemberJoined,
+    MemberLeft,
+    ObjectInfo,
+    Owner,
+    Position,
+    Refused,
+    Result,
+    Rule,
+    RuleChanged,
+    Snapshot,
+    State,
+    Status,
+    Synced,
+    pack_messages,
+    state_record,
+)
+from relay.session import Session
+from relay.settings import Settings
+
+EVERYONE = 0  # record addressed to every member; >0: one member; <0: everyone but -target
+
+
+@dataclass(frozen=True)
+class PersistedObject:
+    """What survives a relay restart of an object whose lifetime is persistent."""
+
+    room: str
+    object: int
+    rule: Rule
+    epoch: int
+    position: Position | None
+    state: bytes
+
+
+class Obj:
+    __slots__ = (
+        "ask",
+        "cell",
+        "epoch",
+        "id",
+        "lifetime",
+        "master",
+        "owner",
+        "owner_changed_at",
+        "position",
+        "rule",
+        "state_off",
+        "state_rec",
+    )
+
+    def __init__(
+        self,
+        oid: int,
+        master: int,
+        owner: int,
+        epoch: int,
+        rule: Rule,
+        lifetime: Lifetime,
+        position: Position | None,
+    ) -> None:
+        self.id = oid
+        self.master = master
+        self.owner = owner
+        self.epoch = epoch
+        self.rule = rule
+        self.lifetime = lifetime
+        self.position = position
+        self.cell: Cell | None = None
+        self.state_rec = b""  # the latest STATE record; the state is state_rec[state_off:]
+        self.state_off = 0
+        self.owner_changed_at = float("-inf")
+        self.ask: int | None = None
+
+    @property
+    def state(self) -> bytes:
+        return self.state_rec[self.state_off :]
+
+
+class PendingAsk:
+    __slots__ = ("deadline", "id", "obj", "req", "requester")
+
+    def __init__(self, aid: int, obj: int, requester: Session, req: int, deadline: float) -> None:
+        self.id = aid
+        self.obj = obj
+        self.requester = requester
+        self.req = req
+        self.deadline = deadline
+
+
+class Member:
+    __slots__ = ("focus", "focus_cell", "owed_from", "owing", "session", "start")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.start = 0  # index in this tick's records where this member's room traffic begins
+        self.focus: Position | None = None
+        self.focus_cell: Cell | None = None
+        self.owing = False  # the focus moved this tick: deferred states may be owed
+        self.owed_from: Cell | None = None
+
+
+class Room:
+    def __init__(
+        self,
+        name: str,
+        handle: int,
+        settings: Settings,
+        wrap: Callable[[bytes], bytes] = bytes,
+    ) -> None:
+        self.name = name
+        self.handle = handle
+        self.settings = settings
+        self.wrap = wrap
+        self.members: dict[int, Member] = {}
+        self.objects: dict[int, Obj] = {}
+        self.next_object = 1
+        self.asks: dict[int, PendingAsk] = {}
+        self.next_ask = 1
+        self.mastered: Counter[int] = Counter()
+        self.interest = Interest(settings.interest_cell, settings.interest_tiers)
+        self.tick_no = 0
+        # This tick's records, in order: record (None once superseded), target, deferrable.
+        self._recs: list[bytes | None] = []
+        self._tgts: list[int] = []
+        self._defer: list[bool] = []
+        self._state_at: dict[int, int] = {}
+        self._targeted: dict[int, Session] = {}
+        self._excluded: set[int] = set()
+        self._refused: set[tuple[int, int]] = set()
+        self.persist_dirty: set[int] = set()
+        self.persist_gone: set[int] = set()
+        # counters for the stats endpoint
+        self.updates = 0
+        self.refused = 0
+        self.coalesced = 0
+
+    # --- emitting -------------------------------------------------------------------------
+
+    def _emit(self, rec: bytes, target: int = EVERYONE, deferrable: bool = False) -> None:
+        self._recs.append(rec)
+        self._tgts.append(target)
+        self._defer.append(deferrable)
+
+    def _to(self, session: Session, rec: bytes) -> None:
+        self._emit(rec, session.id)
+        self._targeted[session.id] = session
+
+    def result(self, session: Session, req: int, status: Status, value: int = 0) -> None:
+        self._to(session, Result(req, status, value).encode())
+
+    def _refuse(self, session: Session, oid: int, epoch: int, status: Status) -> None:
+        self.refused += 1
+        key = (session.id, oid)
+        if key not in self._refused:  # at most one REFUSED per object per tick
+            self._refused.add(key)
+            self._to(session, Refused(self.handle, oid, epoch, status).encode())
+
+    def _object_record(self, obj: Obj) -> bytes:
+        return ObjectInfo(
+            self.handle,
+            obj.id,
+            obj.master,
+            obj.owner,
+            obj.epoch,
+            obj.rule,
+            obj.lifetime,
+            obj.position,
+            obj.state,
+        ).encode()
+
+    def _member_record(self, session: Session) -> bytes:
+        return MemberJoined(
+            self.handle, session.id, session.permissions, session.user_id, session.name
+        ).encode()
+
+    def _snapshot_to(self, session: Session) -> None:
+        self._to(session, Snapshot(self.handle, len(self.members), len(self.objects), self.name).encode())
+        for m in self.members.values():
+            self._to(session, self._member_record(m.session))
+        for oid in sorted(self.objects):
+            self._to(session, self._object_record(self.objects[oid]))
+        self._to(session, Synced(self.handle).encode())
+
+    def _flush_state(self, obj: Obj) -> None:
+        """Before a change of owner, master or rule: the object's latest state reaches everyone."""
+        i = self._state_at.pop(obj.id, None)
+        pending = self.interest.discard(obj.id)
+        if i is not None:
+            self._defer[i] = False
+        elif pending:
+            for m in self.members.values():
+                if m.focus_cell is not None or m.owing:
+                    self._to(m.session, obj.state_rec)
+
+    def _set_owner(self, obj: Obj, owner: int, now: float, cooldown: bool = True) -> None:
+        self._flush_state(obj)
+        obj.owner = owner
+        obj.epoch += 1
+        if cooldown:  # changes the relay makes itself when a member leaves start no cooldown
+            obj.owner_changed_at = now
+        self._emit(Owner(self.handle, obj.id, owner, obj.epoch).encode())
+        self._dirty(obj)
+
+    def _set_master(self, obj: Obj, master: int) -> None:
+        self._flush_state(obj)
+        if obj.master:
+            self.mastered[obj.master] -= 1
+        if master:
+            self.mastered[master] += 1
+        obj.master = master
+        self._emit(Master(self.handle, obj.id, master).encode())
+        ask = self.asks.get(obj.ask) if obj.ask is not None else None
+        if ask is not None:  # a pending Ask follows the Master
+            new = self.members.get(master)
+            if new is not None and new.session.connected:
+                self._to(new.session, Ask(self.handle, obj.id, ask.id, ask.requester.id).encode())
+            else:
+                self._end_ask(ask, Status.MASTER_ABSENT)
+
+    def _despawn(self, obj: Obj, reason: DespawnReason) -> None:
+        if obj.ask is not None and obj.ask in self.asks:
+            self._end_ask(self.asks[obj.ask], Status.UNKNOWN_OBJECT)
+        del self.objects[obj.id]
+        self._state_at.pop(obj.id, None)
+        self.interest.discard(obj.id)
+        if obj.master:
+            self.mastered[obj.master] -= 1
+        self._emit(Despawned(self.handle, obj.id, reason).encode())
+        if obj.lifetime == Lifetime.PERSISTENT:
+            self.persist_dirty.discard(obj.id)
+            self.persist_gone.add(obj.id)
+
+    def _dirty(self, obj: Obj) -> None:
+        if obj.lifetime == Lifetime.PERSISTENT:
+            self.persist_dirty.add(obj.id)
+
+    def _end_ask(self, ask: PendingAsk, status: Status, tell_master: bool = False) -> None:
+        """Answer the requester of a pending Ask with ``status`` and forget the Ask."""
+        del self.asks[ask.id]
+        obj = self.objects.get(ask.obj)
+        if obj is not None and obj.ask == ask.id:
+            obj.ask = None
+        if ask.requester.id in self.members:
+            self.result(ask.requester, ask.req, status, obj.epoch if status == Status.GRANTED and obj else 0)
+        if tell_master and obj is not None:
+            master = self.members.get(obj.master)
+            if master is not None:
+                self._to(master.session, AskCancelled(self.handle, obj.id, ask.id, status).encode())
+
+    # --- membership ---------------------------------------------------------------------------
+
+    @property
+    def empty(self) -> bool:
+        """Nobody here and nothing that must outlive its Master: the room may end."""
+        return not self.members and not any(o.lifetime == Lifetime.PERSISTENT for o in self.objects.values())
+
+    def join(self, session: Session, req: int) -> None:
+        if session.id in self.members:
+            self.result(session, req, Status.ALREADY_JOINED)
+            return
+        if len(self.members) >= self.settings.max_members:
+            self.result(session, req, Status.ROOM_FULL)
+            return
+        self._emit(self._member_record(session))
+        self.members[session.id] = Member(session)
+        session.rooms[self.handle] = self
+        self.members[session.id].start = len(self._recs)
+        self.result(session, req, Status.OK, self.handle)
+        self._snapshot_to(session)
+
+    def resync(self, session: Session) -> None:
+        """A fresh snapshot that replaces the member's view (after a resume or a lag)."""
+        m = self.members[session.id]
+        m.start = len(self._recs)
+        m.owing = False
+        self._snapshot_to(session)
+
+    def leave(self, session: Session, reason: LeaveReason, now: float, req: int | None = None) -> None:
+        sid = session.id
+        del self.members[sid]
+        del session.rooms[self.handle]
+        for ask in list(self.asks.values()):
+            obj = self.objects.get(ask.obj)
+            if ask.requester is session:
+                self._end_ask(ask, Status.CANCELLED, tell_master=True)
+            elif obj is not None and obj.master == sid:
+                self._end_ask(ask, Status.MASTER_ABSENT)
+        for obj in list(self.objects.values()):
+            if obj.master != sid:
+                continue
+            if obj.lifetime == Lifetime.WITH_MASTER:
+                self._despawn(obj, DespawnReason.MASTER_LEFT)
+            else:
+                self._set_master(obj, 0)
+                if obj.owner == sid:
+                    self._set_owner(obj, 0, now, cooldown=False)
+        for obj in self.objects.values():
+            if obj.owner == sid:
+                self._set_owner(obj, obj.master, now, cooldown=False)
+        self._emit(MemberLeft(self.handle, sid, reason).encode())
+        if req is not None:
+            self.result(session, req, Status.OK, self.handle)
+        self._to(session, Left(self.handle, reason).encode())
+
+    def disconnected(self, session: Session) -> None:
+        """The member's connection dropped; it is in its grace window. Nobody can ask it now."""
+        for ask in list(self.asks.values()):
+            obj = self.objects.get(ask.obj)
+            if obj is not None and obj.master == session.id:
+                self._end_ask(ask, Status.MASTER_ABSENT)
+
+    def focus(self, session: Session, req: int, position: Position | None) -> None:
+        m = self.members[session.id]
+        cell = self.interest.cell_of(position)
+        if cell != m.focus_cell:
+            if not m.owing:
+                m.owing, m.owed_from = True, m.focus_cell
+            m.focus_cell = cell
+        m.focus = position
+        self.result(session, req, Status.OK)
+
+    # --- objects -----------------------------------------------------------------------------
+
+    def spawn(
+        self,
+        session: Session,
+        req: int,
+        rule: Rule,
+        lifetime: Lifetime,
+        position: Position | None,
+        state: bytes,
+    ) -> None:
+        s = self.settings
+        if len(state) > s.max_state:
+            self.result(session, req, Status.TOO_LARGE)
+            return
+        if len(self.objects) >= s.max_objects or self.mastered[session.id] >= s.max_objects_per_member:
+            self.result(session, req, Status.TOO_MANY_OBJECTS)
+            return
+        oid = self.next_object
+        self.next_object += 1
+        obj = Obj(oid, session.id, session.id, 1, rule, lifetime, position)
+        self._set_state(obj, 1, position, state)
+        self.objects[oid] = obj
+        self.mastered[session.id] += 1
+        self._emit(self._object_record(obj))
+        self.result(session, req, Status.OK, oid)
+        self._dirty(obj)
+
+    def _set_state(self, obj: Obj, epoch: int, position: Position | None, state: bytes) -> None:
+        rec = State(self.handle, obj.id, epoch, position, state).encode()
+        obj.state_rec = rec
+        obj.state_off = len(rec) - len(state)
+        if position is not None:
+            obj.position = position
+            obj.cell = self.interest.cell_of(position)
+
+    def update(
+        self,
+        session: Session,
+        oid: int,
+        epoch: int,
+        position: Position | None,
+        body: bytes,
+        state_off: int,
+    ) -> None:
+        """An UPDATE, the hot path: its body is forwarded unchanged as a STATE record."""
+        obj = self.objects.get(oid)
+        if obj is None:
+            self._refuse(session, oid, 0, Status.UNKNOWN_OBJECT)
+        elif obj.owner != session.id:
+            self._refuse(session, oid, obj.epoch, Status.NOT_OWNER)
+        elif epoch != obj.epoch:
+            self._refuse(session, oid, obj.epoch, Status.STALE_EPOCH)
+        elif len(body) - state_off > self.settings.max_state:
+            self._refuse(session, oid, obj.epoch, Status.TOO_LARGE)
+        else:
+            self.updates += 1
+            rec = state_record(body)
+            obj.state_rec = rec
+            obj.state_off = state_off + HEADER_SIZE
+            if position is not None:
+                obj.position = position
+                obj.cell = self.interest.cell_of(position)
+            i = self._state_at.get(oid)
+            if i is not None:
+                self._recs[i] = None
+                self.coalesced += 1
+            self._state_at[oid] = len(self._recs)
+            cell = obj.cell
+            self._recs.append(rec)
+            self._tgts.append(EVERYONE)
+            self._defer.append(cell is not None)
+            if cell is not None:
+                self.interest.record(oid, cell, rec)
+            if obj.lifetime == Lifetime.PERSISTENT:
+                self.persist_dirty.add(oid)
+
+    def refuse(self, session: Session, oid: int, status: Status) -> None:
+        obj = self.objects.get(oid)
+        self._refuse(session, oid, obj.epoch if obj else 0, status)
+
+    def _mastered_object(self, session: Session, req: int, oid: int) -> Obj | None:
+        obj = self.objects.get(oid)
+        if obj is None:
+            self.result(session, req, Status.UNKNOWN_OBJECT)
+        elif obj.master != session.id:
+            self.result(session, req, Status.NOT_MASTER)
+        else:
+            return obj
+        return None
+
+    def despawn(self, session: Session, req: int, oid: int) -> None:
+        obj = self._mastered_object(session, req, oid)
+        if obj is not None:
+            self._despawn(obj, DespawnReason.BY_MASTER)
+            self.result(session, req, Status.OK)
+
+    def request(self, session: Session, req: int, oid: int, now: float) -> None:
+        sid = session.id
+        obj = self.objects.get(oid)
+        if obj is None:
+            self.result(session, req, Status.UNKNOWN_OBJECT)
+        elif obj.owner == sid:
+            self.result(session, req, Status.GRANTED, obj.epoch)
+        elif obj.master == sid:
+            self._set_owner(obj, sid, now)
+            self.result(session, req, Status.GRANTED, obj.epoch)
+        elif obj.rule == Rule.DENY:
+            self.result(session, req, Status.NOT_ALLOWED)
+        elif now - obj.owner_changed_at < self.settings.cooldown:
+            self.result(session, req, Status.COOLDOWN)
+        elif obj.master == 0:  # an orphan under ask or allow: adopted
+            self._set_master(obj, sid)
+            self._set_owner(obj, sid, now)
+            self.result(session, req, Status.GRANTED, obj.epoch)
+        elif obj.rule == Rule.ALLOW:
+            self._set_owner(obj, sid, now)
+            self.result(session, req, Status.GRANTED, obj.epoch)
+        elif obj.ask is not None:
+            self.result(session, req, Status.IN_PROGRESS)
+        else:
+            master = self.members[obj.master].session
+            if not master.connected:
+                self.result(session, req, Status.MASTER_ABSENT)
+                return
+            ask = PendingAsk(self.next_ask, oid, session, req, now + self.settings.ask_timeout)
+            self.next_ask += 1
+            self.asks[ask.id] = ask
+            obj.ask = ask.id
+            self._to(master, Ask(self.handle, oid, ask.id, sid).encode())
+
+    def answer(self, session: Session, req: int, oid: int, aid: int, grant: bool, now: float) -> None:
+        ask = self.asks.get(aid)
+        obj = self.objects.get(oid)
+        if ask is None or obj is None or ask.obj != oid:
+            self.result(session, req, Status.NOT_PENDING)
+        elif obj.master != session.id:
+            self.result(session, req, Status.NOT_MASTER)
+        else:
+            if grant:
+                if obj.owner != ask.requester.id:
+                    self._set_owner(obj, ask.requester.id, now)
+                self._end_ask(ask, Status.GRANTED)
+            else:
+                self._end_ask(ask, Status.DENIED)
+            self.result(session, req, Status.OK)
+
+    def give(self, session: Session, req: int, oid: int, member: int, now: float) -> None:
+        obj = self._mastered_object(session, req, oid)
+        if obj is None:
+            return
+        if member not in self.members:
+            self.result(session, req, Status.UNKNOWN_MEMBER)
+            return
+        if obj.owner != member:
+            self._set_owner(obj, member, now)
+        self.result(session, req, Status.OK, obj.epoch)
+
+    def release(self, session: Session, req: int, oid: int, now: float) -> None:
+        obj = self.objects.get(oid)
+        if obj is None:
+            self.result(session, req, Status.UNKNOWN_OBJECT)
+        elif obj.owner != session.id:
+            self.result(session, req, Status.NOT_OWNER)
+        else:
+            if obj.owner != obj.master:
+                self._set_owner(obj, obj.master, now)
+            self.result(session, req, Status.OK, obj.epoch)
+
+    def set_rule(self, session: Session | None, req: int, oid: int, rule: Rule) -> None:
+        """Change a rule; ``session=None`` is the host acting through the admin endpoint."""
+        if session is None:
+            obj = self.objects.get(oid)
+            if obj is None:
+                return
+        else:
+            obj = self._mastered_object(session, req, oid)
+            if obj is None:
+                return
+        if obj.rule != rule:
+            self._flush_state(obj)
+            obj.rule = rule
+            self._emit(RuleChanged(self.handle, oid, rule).encode())
+            self._dirty(obj)
+        if session is not None:
+            self.result(session, req, Status.OK)
+
+    def set_master(self, session: Session, req: int, oid: int, member: int) -> None:
+        obj = self._mastered_object(session, req, oid)
+        if obj is None:
+            return
+        if member not in self.members:
+            self.result(session, req, Status.UNKNOWN_MEMBER)
+            return
+        if obj.master != member:
+            self._set_master(obj, member)
+        self.result(session, req, Status.OK)
+
+    def event(self, session: Session, targets: tuple[int, ...], payload: bytes) -> None:
+        rec = EventFrom(self.handle, session.id, payload).encode()
+        if not targets:
+            self._emit(rec, -session.id)
+            self._excluded.add(session.id)
+            return
+        for target in dict.fromkeys(targets):
+            m = self.members.get(target)
+            if m is not None:
+                self._to(m.session, rec)
+
+    def reset(self) -> None:
+        """The host clears the room: every object goes, persistent ones included."""
+        for obj in list(self.objects.values()):
+            self._despawn(obj, DespawnReason.RESET)
+
+    def expire_asks(self, now: float) -> None:
+        for ask in [a for a in self.asks.values() if a.deadline <= now]:
+            self._end_ask(ask, Status.TIMEOUT, tell_master=True)
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    def restore(self, saved: PersistedObject) -> None:
+        """An object saved before a restart: an orphan (its Master's session is gone)."""
+        obj = Obj(saved.object, 0, 0, saved.epoch, saved.rule, Lifetime.PERSISTENT, saved.position)
+        self._set_state(obj, saved.epoch, saved.position, saved.state)
+        self.objects[obj.id] = obj
+        self.next_object = max(self.next_object, obj.id + 1)
+
+    def persisted(self, oid: int) -> PersistedObject:
+        obj = self.objects[oid]
+        return PersistedObject(self.name, oid, obj.rule, obj.epoch, obj.position, obj.state)
+
+    # --- the tick --------------------------------------------------------------------------------
+
+    def _frames(self, records: list[bytes]) -> tuple[list[bytes], int]:
+        frames = [self.wrap(m) for m in pack_messages(records, self.settings.max_message)]
+        return frames, sum(len(f) for f in frames)
+
+    def _records_for(self, m: Member) -> list[bytes]:
+        sid = m.session.id
+        focused = m.focus_cell is not None
+        start = m.start
+        out: list[bytes] = []
+        recs, tgts, defer = self._recs, self._tgts, self._defer
+        for i in range(len(recs)):
+            r = recs[i]
+            if r is None:
+                continue
+            t = tgts[i]
+            if t == EVERYONE or (t < 0 and t != -sid):
+                if i >= start and not (focused and defer[i]):
+                    out.append(r)
+            elif t == sid:
+                out.append(r)
+        if m.owing:
+            out.extend(self.interest.owed(m.owed_from, m.focus_cell))
+            m.owing = False
+        if focused:
+            assert m.focus_cell is not None
+            out.extend(self.interest.due(self.tick_no, m.focus_cell))
+        return out
+
+    def _targeted_only(self, sid: int) -> list[bytes]:
+        return [r for r, t in zip(self._recs, self._tgts, strict=True) if t == sid and r is not None]
+
+    def flush(self) -> None:
+        """Hand this tick's records to the members' connections."""
+        held_limit = self.settings.held_limit
+        recs, tgts, defer = self._recs, self._tgts, self._defer
+        shared: tuple[list[bytes], int] | None = None
+        by_focus: dict[Cell, tuple[list[bytes], int]] = {}
+        for sid, m in self.members.items():
+            conn = m.session.conn
+            if conn is None:
+                continue  # in its grace window: a resume brings a fresh snapshot
+            if conn.lagging:
+                if sid in self._targeted:
+                    conn.hold(self._targeted_only(sid), held_limit)
+                continue
+            if m.start or m.owing or sid in self._targeted or sid in self._excluded:
+                frames = self._frames(self._records_for(m))
+            elif m.focus_cell is None:
+                if not recs:
+                    continue
+                if shared is None:
+                    shared = self._frames(
+                        [r for r, t in zip(recs, tgts, strict=True) if r is not None and t <= 0]
+                    )
+                frames = shared
+            else:
+                frames = by_focus.get(m.focus_cell)  # type: ignore[assignment]
+                if frames is None:
+                    ordered = [
+                        r
+                        for r, t, d in zip(recs, tgts, defer, strict=True)
+                        if r is not None and t <= 0 and not d
+                    ]
+                    frames = self._frames(ordered + self.interest.due(self.tick_no, m.focus_cell))
+                    by_focus[m.focus_cell] = frames
+            if frames[0]:
+                conn.push(*frames)
+        for sid, session in self._targeted.items():
+            if sid in self.members or session.conn is None:
+                continue  # members were served above; a member that left gets its last answers
+            if session.conn.lagging:
+                session.conn.hold(self._targeted_only(sid), held_limit)
+            else:
+                session.conn.push(*self._frames(self._targeted_only(sid)))
+        self._recs, self._tgts, self._defer = [], [], []
+        self._state_at.clear()
+        self._targeted.clear()
+        self._excluded.clear()
+        self._refused.clear()
+        for m in self.members.values():
+            m.start = 0
+        self.interest.end_tick()
+        self.tick_no += 1

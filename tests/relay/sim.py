@@ -1,0 +1,128 @@
+"""Drive the I/O-free relay core directly: simulated clients, a simulated clock."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app.identity import PERM_HOST, PERM_PLAY, Identity
+from relay.core import RelayCore
+from relay.protocol import (
+    Goodbye,
+    Hello,
+    Join,
+    Left,
+    Record,
+    Result,
+    Snapshot,
+    Status,
+    Welcome,
+    decode_server_message,
+)
+from relay.settings import Settings
+from relay.view import RoomView
+
+WALL_EPOCH = 1_700_000_000.0
+
+
+def identity(name: str, host: bool = False) -> Identity:
+    perms = {PERM_PLAY, PERM_HOST} if host else {PERM_PLAY}
+    return Identity(str(uuid.uuid5(uuid.NAMESPACE_URL, name)), name, frozenset(perms), "ticket")
+
+
+class Sim:
+    def __init__(self, **overrides: Any) -> None:
+        self.now = 1000.0
+        self.settings = Settings().with_overrides(**overrides)
+        self.core = RelayCore(self.settings, wall=lambda: WALL_EPOCH + self.now)
+
+    def client(self, name: str = "alice", *, host: bool = False, hello: bool = True) -> SimClient:
+        c = SimClient(self, identity(name, host))
+        if hello:
+            c.hello()
+        return c
+
+    def tick(self, dt: float | None = None) -> None:
+        self.now += self.settings.tick_interval if dt is None else dt
+        self.core.tick(self.now)
+
+    def advance(self, seconds: float) -> None:
+        end = self.now + seconds
+        while self.now < end:
+            self.tick()
+
+
+class SimClient:
+    def __init__(self, sim: Sim, ident: Identity) -> None:
+        self.sim = sim
+        self.identity = ident
+        self.conn = sim.core.open(ident, sim.now)
+        self.views: dict[int, RoomView] = {}
+        self.records: list[Record] = []
+        self.messages: list[bytes] = []
+        self.member = 0
+        self.token = b""
+        self._req = 0
+
+    def req(self) -> int:
+        self._req += 1
+        return self._req
+
+    def send(self, *records: Record) -> None:
+        self.send_raw(b"".join(r.encode() for r in records))
+
+    def send_raw(self, message: bytes) -> None:
+        self.sim.core.receive(self.conn, message, self.sim.now)
+
+    def read(self) -> list[Record]:
+        """Everything the relay queued for this client since the last read, applied to the views."""
+        frames = self.conn.take_outbox()
+        self.conn.outbox_bytes = 0
+        self.messages.extend(frames)
+        out: list[Record] = []
+        for frame in frames:
+            assert len(frame) <= self.sim.settings.max_message
+            out.extend(decode_server_message(frame))
+        for rec in out:
+            room = getattr(rec, "room", None)
+            if isinstance(rec, Snapshot):
+                self.views.setdefault(rec.room, RoomView(rec.room))
+            if isinstance(rec, Left):
+                self.views.pop(rec.room, None)
+            elif room is not None and room in self.views:
+                self.views[room].apply(rec)
+        self.records.extend(out)
+        return out
+
+    def hello(self, token: bytes = b"", versions: tuple[int, int] = (1, 1)) -> Welcome:
+        self.send(Hello(versions[0], versions[1], token))
+        welcome = [r for r in self.read() if isinstance(r, Welcome)]
+        assert welcome, "no WELCOME"
+        self.member = welcome[0].member
+        self.token = welcome[0].token
+        return welcome[0]
+
+    def call(self, make: Any, *args: Any) -> Result:
+        """Send a request built as ``make(req, *args)``, run one tick, return its RESULT."""
+        req = self.req()
+        self.send(make(req, *args))
+        self.sim.tick()
+        return self.result(req)
+
+    def result(self, req: int) -> Result:
+        self.read()
+        found = [r for r in self.records if isinstance(r, Result) and r.req == req]
+        assert found, f"no RESULT for request {req}"
+        return found[0]
+
+    def join(self, name: str = "lobby") -> int:
+        res = self.call(Join, name)
+        assert res.status == Status.OK, res
+        return res.value
+
+    def goodbye(self) -> Goodbye | None:
+        found = [r for r in self.records if isinstance(r, Goodbye)]
+        return found[-1] if found else None
+
+    def of(self, kind: type[Record]) -> list[Any]:
+        return [r for r in self.records if isinstance(r, kind)]

@@ -1,0 +1,96 @@
+"""Interest: distance tiers for members with a focus; the latest state always arrives."""
+
+from __future__ import annotations
+
+from relay.protocol import Focus, Give, Lifetime, Owner, Rule, Spawn, State, Status, Update
+from tests.relay.sim import Sim, SimClient
+
+
+def setup() -> tuple[Sim, SimClient, SimClient, int, dict[str, int]]:
+    sim = Sim()
+    owner, viewer = sim.client("owner"), sim.client("viewer")
+    room = owner.join()
+    viewer.join()
+    positions = {"near": (4.0, 0.0, 0.0), "mid": (40.0, 0.0, 0.0), "far": (200.0, 0.0, 0.0)}
+    objs = {
+        name: owner.call(Spawn, room, Rule.ALLOW, Lifetime.WITH_MASTER, pos, b"0").value
+        for name, pos in positions.items()
+    }
+    objs["nowhere"] = owner.call(Spawn, room, Rule.ALLOW, Lifetime.WITH_MASTER, None, b"0").value
+    assert viewer.call(Focus, room, (0.0, 0.0, 0.0)).status == Status.OK
+    viewer.read()
+    return sim, owner, viewer, room, objs
+
+
+def run(
+    sim: Sim, owner: SimClient, viewer: SimClient, room: int, objs: dict[str, int], ticks: int
+) -> dict[str, list]:
+    """Update every object every tick; record at which ticks the viewer got which value."""
+    got: dict[str, list[tuple[int, bytes]]] = {k: [] for k in objs}
+    names = {v: k for k, v in objs.items()}
+    for t in range(ticks):
+        for oid in objs.values():
+            owner.send(Update(room, oid, 1, None, b"%d" % t))
+        tick_no = sim.core.rooms["lobby"].tick_no
+        sim.tick()
+        for r in viewer.read():
+            if isinstance(r, State):
+                got[names[r.object]].append((tick_no, r.state))
+    return got
+
+
+def test_far_objects_are_sent_less_often_and_near_ones_every_tick() -> None:
+    sim, owner, viewer, room, objs = setup()
+    got = run(sim, owner, viewer, room, objs, 30)
+    assert len(got["near"]) == 30 and len(got["nowhere"]) == 30
+    assert 9 <= len(got["mid"]) <= 11 and all(t % 3 == 0 for t, _ in got["mid"])
+    assert 2 <= len(got["far"]) <= 4 and all(t % 10 == 0 for t, _ in got["far"])
+    for t, value in got["far"]:  # what arrives is the newest value at that tick
+        assert value == got["near"][[tt for tt, _ in got["near"]].index(t)][1]
+
+
+def test_the_latest_value_always_arrives_once_updates_stop() -> None:
+    sim, owner, viewer, room, objs = setup()
+    run(sim, owner, viewer, room, objs, 13)
+    sim.advance(0.4)  # 12 quiet ticks: every tier has had its turn
+    viewer.read()
+    view = viewer.views[room]
+    assert all(view.objects[oid].state == b"12" for oid in objs.values())
+
+
+def test_members_without_focus_get_everything_every_tick() -> None:
+    sim, owner, viewer, room, objs = setup()
+    assert viewer.call(Focus, room, None).status == Status.OK
+    got = run(sim, owner, viewer, room, objs, 12)
+    assert all(len(v) == 12 for v in got.values())
+
+
+def test_a_change_of_owner_is_preceded_by_the_latest_state_for_focused_members() -> None:
+    sim, owner, viewer, room, objs = setup()
+    far = objs["far"]
+    while sim.core.rooms["lobby"].tick_no % 10 != 1:
+        sim.tick()
+    viewer.read()
+    owner.send(Update(room, far, 1, None, b"before the change"))
+    sim.tick()
+    assert not [r for r in viewer.read() if isinstance(r, State) and r.object == far]  # deferred
+    assert owner.call(Give, room, far, viewer.member).status == Status.OK
+    viewer.read()
+    seq = [r for r in viewer.records if isinstance(r, State | Owner) and r.object == far]
+    assert seq[-2:] == [State(room, far, 1, None, b"before the change"), Owner(room, far, viewer.member, 2)]
+    sim.advance(0.5)
+    viewer.read()
+    assert viewer.views[room].anomalies == []  # no state of epoch 1 after the change
+
+
+def test_moving_the_focus_delivers_states_still_owed() -> None:
+    sim, owner, viewer, room, objs = setup()
+    far = objs["far"]
+    while sim.core.rooms["lobby"].tick_no % 10 != 1:
+        sim.tick()
+    owner.send(Update(room, far, 1, None, b"deferred"))
+    sim.tick()
+    assert not [r for r in viewer.read() if isinstance(r, State) and r.object == far]
+    viewer.send(Focus(viewer.req(), room, (199.0, 0.0, 0.0)))  # walk over to it
+    sim.tick()
+    assert [r.state for r in viewer.read() if isinstance(r, State) and r.object == far] == [b"deferred"]

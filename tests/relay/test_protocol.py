@@ -1,0 +1,178 @@
+"""The codec: every record round-trips, malformed input raises ProtocolError, the doc's examples hold."""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from relay import protocol as p
+
+SAMPLES: list[p.Record] = [
+    p.Hello(1, 1),
+    p.Hello(1, 3, bytes(range(16))),
+    p.Ping(7),
+    p.Pong(0xFFFFFFFF),
+    p.Join(1, "lobby"),
+    p.Join(2, "é" * 100),
+    p.Leave(3, 1),
+    p.Focus(4, 1, None),
+    p.Focus(5, 2, (1.5, -2.0, 1e6)),
+    p.Spawn(6, 1, p.Rule.ASK, p.Lifetime.PERSISTENT, None, b""),
+    p.Spawn(7, 1, p.Rule.ALLOW, p.Lifetime.WITH_MASTER, (0.0, 1.0, 2.0), b"\x00" * 300),
+    p.Update(1, 3, 9, None, b"state"),
+    p.Update(1, 3, 9, (1.0, 2.0, 3.0), b""),
+    p.Despawn(8, 1, 3),
+    p.Request(9, 1, 3),
+    p.Release(10, 1, 3),
+    p.Give(11, 1, 3, 42),
+    p.SetMaster(12, 1, 3, 42),
+    p.SetRule(13, 1, 3, p.Rule.DENY),
+    p.Answer(14, 1, 3, 5, 1),
+    p.Event(1, (), b"bang"),
+    p.Event(1, (2, 3, 4), b""),
+    p.Welcome(
+        1, 5, 0, b"t" * 16, 1_700_000_000_000, 30, 15, 60, 30, 2000, 500, 65535, 16384, 16384, 300, 600
+    ),
+    p.Goodbye(4000, "bad things"),
+    p.ServerPing(1, 2),
+    p.ServerPong(1, 2),
+    p.Result(1, p.Status.GRANTED, 4),
+    p.Notice(p.Status.TOO_LARGE, 0x30, 1),
+    p.Snapshot(1, 2, 3, "lobby"),
+    p.Synced(1),
+    p.Left(1, p.LeaveReason.KICKED),
+    p.MemberJoined(1, 2, p.PERM_PLAY | p.PERM_HOST, "user-id", "Bob"),
+    p.MemberLeft(1, 2, p.LeaveReason.DISCONNECTED),
+    p.ObjectInfo(1, 2, 3, 4, 5, p.Rule.ALLOW, p.Lifetime.WITH_MASTER, (1.0, 2.0, 3.0), b"s"),
+    p.State(1, 2, 3, None, b"abc"),
+    p.Despawned(1, 2, p.DespawnReason.RESET),
+    p.Owner(1, 2, 3, 4),
+    p.Master(1, 2, 0),
+    p.RuleChanged(1, 2, p.Rule.ASK),
+    p.Refused(1, 2, 3, p.Status.STALE_EPOCH),
+    p.Ask(1, 2, 3, 4),
+    p.AskCancelled(1, 2, 3, p.Status.TIMEOUT),
+    p.EventFrom(1, 2, b"payload"),
+]
+
+
+@pytest.mark.parametrize("rec", SAMPLES, ids=lambda r: type(r).__name__)
+def test_every_record_round_trips(rec: p.Record) -> None:
+    data = rec.encode()
+    type_, length = p.HEADER.unpack_from(data)
+    assert type_ == rec.TYPE and length == len(data) - 3
+    decode = p.decode_client_message if rec.TYPE < 0x80 else p.decode_server_message
+    assert decode(data) == [rec]
+
+
+def test_every_type_is_covered_by_the_samples() -> None:
+    covered = {type(r) for r in SAMPLES}
+    assert covered == set(p.CLIENT_RECORDS.values()) | set(p.SERVER_RECORDS.values())
+
+
+def test_several_records_in_one_message_keep_their_order() -> None:
+    recs = [p.Ping(1), p.Join(2, "a"), p.Update(1, 1, 1, None, b"x"), p.Ping(3)]
+    assert p.decode_client_message(b"".join(r.encode() for r in recs)) == recs
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"\x02\x04", "truncated record header"),
+        (b"\x02\x04\x00\x01\x00", "runs past the end"),
+        (b"\x7f\x00\x00", "unknown record type"),
+        (
+            p.Welcome(1, 5, 0, b"t" * 16, 1, 30, 15, 60, 30, 2000, 500, 1, 1, 1, 1, 1).encode(),
+            "unknown record type",
+        ),
+        (b"\x02\x05\x00\x01\x00\x00\x00\x00", "trailing"),
+        (b"\x02\x03\x00\x01\x00\x00", "too short"),
+        (p.HEADER.pack(0x10, 6) + struct.pack("<IB", 1, 1) + b"\xff", "UTF-8"),
+        (p.HEADER.pack(0x10, 5) + struct.pack("<IB", 1, 3), "too short"),
+        (p.HEADER.pack(0x27, 11) + struct.pack("<IHIB", 1, 1, 1, 3), "not a valid rule"),
+        (p.HEADER.pack(0x20, 9) + struct.pack("<IHBBB", 1, 1, 0, 2, 0), "not a valid lifetime"),
+        (p.HEADER.pack(0x21, 11) + struct.pack("<HIIB", 1, 1, 1, 2), "flag bits"),
+        (p.HEADER.pack(0x21, 11) + struct.pack("<HIIB", 1, 1, 1, 1), "too short"),
+        (p.HEADER.pack(0x21, 23) + struct.pack("<HIIB3f", 1, 1, 1, 1, 0, float("nan"), 0), "finite"),
+        (p.HEADER.pack(0x12, 19) + struct.pack("<IHB3f", 1, 1, 1, 0, 0, float("inf")), "finite"),
+        (p.HEADER.pack(0x28, 15) + struct.pack("<IHIIB", 1, 1, 1, 1, 2), "out of range"),
+        (p.HEADER.pack(0x01, 6) + struct.pack("<HHB", 1, 1, 1) + b"x", "0 or 16"),
+        (p.HEADER.pack(0x30, 3) + struct.pack("<HB", 1, 2), "too short"),
+        (b"\x02\x04\x00" + b"\x00" * (p.MAX_MESSAGE - 3 + 1), "over the"),
+    ],
+)
+def test_malformed_client_input_raises_protocol_error(data: bytes, message: str) -> None:
+    with pytest.raises(p.ProtocolError, match=message):
+        p.decode_client_message(data)
+
+
+def test_client_skips_server_record_types_it_does_not_know() -> None:
+    data = p.HEADER.pack(0xBF, 2) + b"zz" + p.Synced(4).encode()
+    assert p.decode_server_message(data) == [p.Synced(4)]
+
+
+def test_encoding_refuses_what_the_wire_cannot_carry() -> None:
+    with pytest.raises(p.ProtocolError):
+        p.Join(1, "x" * 256).encode()
+    with pytest.raises(p.ProtocolError):
+        p.Update(1, 1, 1, (float("nan"), 0.0, 0.0)).encode()
+    with pytest.raises(p.ProtocolError):
+        p.Hello(1, 1, b"short").encode()
+    with pytest.raises(p.ProtocolError):
+        p.Event(1, tuple(range(256))).encode()
+
+
+def test_update_fast_path_agrees_with_the_generic_decoder() -> None:
+    for rec in (p.Update(3, 9, 2, None, b"abc"), p.Update(1, 1, 1, (1.0, 2.0, 3.0), b"")):
+        body = rec.encode()[3:]
+        room, obj, epoch, pos, off = p.parse_update(body)
+        assert (room, obj, epoch, pos, body[off:]) == (
+            rec.room,
+            rec.object,
+            rec.epoch,
+            rec.position,
+            rec.state,
+        )
+        state = p.decode_server_message(p.state_record(body))[0]
+        assert state == p.State(rec.room, rec.object, rec.epoch, rec.position, rec.state)
+
+
+def test_pack_messages_never_exceeds_the_limit_and_keeps_order() -> None:
+    recs = [p.State(1, i, 1, None, bytes(1000 + i)).encode() for i in range(200)]
+    messages = p.pack_messages(recs)
+    assert len(messages) > 1
+    assert all(len(m) <= p.MAX_MESSAGE for m in messages)
+    decoded = [r for m in messages for r in p.decode_server_message(m)]
+    assert [r.object for r in decoded] == list(range(200))
+    assert p.pack_messages([]) == []
+    with pytest.raises(ValueError):
+        p.pack_messages([b"x" * 11], limit=10)
+
+
+def _doc_examples() -> list[tuple[str, bytes]]:
+    text = (Path(__file__).parents[2] / "relay" / "PROTOCOL.md").read_text()
+    section = text.split("## 13. Examples", 1)[1].split("## 14.", 1)[0]
+    found = re.findall(r"\n([^\n]+):\n\n```\n([0-9a-f ]+)\n```", section)
+    return [(title, bytes.fromhex(hexes)) for title, hexes in found]
+
+
+def test_the_examples_in_protocol_md_decode_as_described() -> None:
+    examples = dict(_doc_examples())
+    assert len(examples) == 8
+    got = {
+        title: (p.decode_client_message if data[0] < 0x80 else p.decode_server_message)(data)
+        for title, data in examples.items()
+    }
+    by_start = {title.split(" ")[0].strip("`"): recs[0] for title, recs in got.items()}
+    assert by_start["HELLO"] == p.Hello(1, 1)
+    assert by_start["JOIN"] == p.Join(7, "lobby")
+    assert by_start["RESULT"] == p.Result(7, p.Status.OK, 1)
+    assert by_start["SPAWN"] == p.Spawn(8, 1, p.Rule.DENY, p.Lifetime.WITH_MASTER, (1.0, 2.0, 3.0), b"hi")
+    assert by_start["UPDATE"] == p.Update(1, 3, 1, None, b"hey")
+    assert by_start["The"] == p.State(1, 3, 1, None, b"hey")
+    assert by_start["OWNER"] == p.Owner(1, 3, 5, 2)
+    assert by_start["EVENT"] == p.Event(1, (), b"bang")
