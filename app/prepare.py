@@ -24,6 +24,8 @@ from app.links import HOST_KEY_FILE
 SUPERVISOR_SOCKET = "supervisor.sock"
 TICKET_KEY_FILE = "ticket.key"
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
+DEFAULT_MAX_UPLOAD_BYTES = 200_000_000  # the API's own limit (uro-shim/COMPATIBILITY.md)
+UPLOAD_MARGIN = 1024 * 1024  # the front door lets the API refuse first, with its own message
 
 
 class PrepareError(RuntimeError):
@@ -74,6 +76,17 @@ def prepare(cfg: Config) -> None:
     load_secret(cfg.secrets_dir, HOST_KEY_FILE)
 
 
+def front_door_upload_limit(env: Mapping[str, str]) -> str:
+    """Caddy's request-body cap for the API: the API's own limit plus a margin."""
+    if env.get("SOIREE_MAX_UPLOAD"):
+        return env["SOIREE_MAX_UPLOAD"]
+    try:
+        api_limit = int(float(env.get("SOIREE_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES))
+    except ValueError:
+        api_limit = DEFAULT_MAX_UPLOAD_BYTES  # the API refuses to start and names the variable
+    return str(api_limit + UPLOAD_MARGIN)
+
+
 def program_environment(cfg: Config, env: Mapping[str, str]) -> dict[str, str]:
     """Every variable the programs and their configuration files read, fully resolved."""
     return {
@@ -88,6 +101,7 @@ def program_environment(cfg: Config, env: Mapping[str, str]) -> dict[str, str]:
         "SOIREE_DB_PORT": str(cfg.db_port),
         "SOIREE_DB_HTTP_PORT": str(cfg.db_http_port),
         "SOIREE_DATABASE_URL": cfg.database_url,
+        "SOIREE_MAX_UPLOAD": front_door_upload_limit(env),
         "HOME": env.get("HOME") or str(cfg.var),  # a grain has no /etc/passwd to look it up
         "TMPDIR": str(cfg.tmp_dir),  # /tmp is a 16 MiB tmpfs in a grain
         "XDG_CONFIG_HOME": str(cfg.var / "caddy"),  # Caddy's autosave.json

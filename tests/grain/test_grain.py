@@ -5,14 +5,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import psycopg
 import pytest
 import trio
 
+from app.identity import sandstorm_user_id
+from tests.support.bridge import tab_id_for_token
 from tests.support.browser import load_page
 from tests.support.grain import Grain
 from tests.support.waiting import wait_until
+from tests.uro_shim.godot import GodotUro
+from tests.uro_shim.test_content import avatar_fields, scene
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +111,42 @@ def test_sigkill_mid_traffic_then_continue_on_the_same_var(grain: Grain) -> None
     assert stored == list(range(len(stored)))  # and nothing is torn or out of order
     assert (grain.var / "secrets" / "host.key").read_bytes() == host_key
     assert grain.get("/").status_code == 200
+
+
+def player_client(grain: Grain, token: str) -> GodotUro:
+    """A V-Sekai client holding a Sandstorm API token (the path form: its own Authorization is dropped)."""
+    return GodotUro(
+        httpx.Client(base_url=f"{grain.url}/.sandstorm-token/{token}", trust_env=False, timeout=60)
+    )
+
+
+def test_players_reach_the_api_and_their_accounts_and_uploads_survive_sigkill(grain: Grain) -> None:
+    grain.start().wait_ready()
+    grain.add_token("token-zoe", ("play",))
+    zoe = player_client(grain, "token-zoe")
+    wait_until(lambda: zoe.profile().status_code == 200, 120, "the API through the bridge")
+    me = zoe.profile().json()["data"]
+    assert me["user"]["id"] == sandstorm_user_id("tab:" + tab_id_for_token("token-zoe"))
+    assert me["user_privilege_ruleset"]["is_admin"] is False
+    assert zoe.request("PATCH", "/profile", {"user[display_name]": "Zoë"}).status_code == 200
+    data = scene(300_000)
+    uploaded = zoe.upload("avatars", avatar_fields(data))
+    assert uploaded.status_code == 200, uploaded.text
+    avatar_id = uploaded.json()["data"]["id"]
+    data_path = urlsplit(uploaded.json()["data"]["avatar"]["user_content_data"]).path
+    assert zoe.http.get(data_path).content == data
+    ticket = zoe.request("POST", "/tickets").json()["data"]
+    assert ticket["relay_url"] == "/relay" and ticket["ticket"].startswith("v1.")
+
+    grain.kill()
+    grain.start().wait_ready()  # continue: a new bridge, the same tokens
+    zoe = player_client(grain, "token-zoe")
+    wait_until(lambda: zoe.profile().status_code == 200, 120, "the API after SIGKILL")
+    again = zoe.profile().json()["data"]["user"]
+    assert (again["id"], again["display_name"]) == (me["user"]["id"], "Zoë")
+    avatar = zoe.request("GET", f"/avatars/{avatar_id}").json()["data"]["avatar"]
+    assert urlsplit(avatar["user_content_data"]).path == data_path
+    assert zoe.http.get(data_path).content == data
+    # The grain's owner, in the browser, is the admin and sees the player.
+    users = grain.get("/api/v1/users")
+    assert users.status_code == 200 and "Zoë" in users.text

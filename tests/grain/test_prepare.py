@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Config
-from app.prepare import PrepareError, prepare, program_environment, supervisor_socket
+from app.prepare import PrepareError, front_door_upload_limit, prepare, program_environment, supervisor_socket
 from tests.support.stack import ROOT, stack_env
 
 
@@ -92,3 +92,10 @@ def test_a_bad_environment_stops_the_launcher_with_a_message(var_dir: Path) -> N
         [sys.executable, "-m", "app.prepare"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode == 1 and "SOIREE_MODE" in out.stderr and out.stdout == ""
+
+
+def test_the_front_door_lets_the_api_refuse_large_uploads_first() -> None:
+    assert front_door_upload_limit({}) == str(200_000_000 + 1024 * 1024)
+    assert front_door_upload_limit({"SOIREE_MAX_UPLOAD_BYTES": "5000000"}) == str(5_000_000 + 1024 * 1024)
+    assert front_door_upload_limit({"SOIREE_MAX_UPLOAD": "64KB"}) == "64KB"
+    assert front_door_upload_limit({"SOIREE_MAX_UPLOAD_BYTES": "lots"}) == str(200_000_000 + 1024 * 1024)

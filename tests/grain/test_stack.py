@@ -45,8 +45,16 @@ def test_the_stack_runs_restarts_crashed_programs_and_stops_cleanly(
     try:
         stack.wait_ready()
         wait_until(lambda: '<th>Database</th><td class="state-ok">' in host_page(stack), 90, "the database")
-        for program in ("database", "app", "frontdoor"):
+        for program in ("database", "uro-shim", "app", "frontdoor"):
             wait_until(lambda p=program: is_running(stack, p), 60, f"{program} to be RUNNING")
+
+        # The API answers through the front door: the host signs in with the host key.
+        key = links.host_key(Config.from_env(stack.env))
+        wait_until(lambda: http_status(stack.url + "/api/v1/health") == 200, 90, "the API")
+        session = httpx.post(
+            stack.url + "/api/v1/host/session", data={"key": key}, trust_env=False, timeout=30
+        )
+        assert session.status_code == 200 and session.json()["data"]["user"]["username"] == "host"
 
         # A crash: supervisord starts the program again and the front door routes to it once healthy.
         crashed = program_pid(stack, "app")
