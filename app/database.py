@@ -52,6 +52,7 @@ PARTY_POSTGRES_SETTINGS: Mapping[str, str] = {
     "min_wal_size": "4MB",
     "max_wal_size": "32MB",
     "unix_socket_directories": "",  # TCP on loopback only; no socket-path length limits
+    "io_workers": "1",  # PostgreSQL 18 starts three by default; a party needs one
 }
 
 # CockroachDB sizes, all absolute: a packaged grain has no /proc/meminfo, so percentages and the
