@@ -13,6 +13,8 @@ import pytest
 import trio
 
 from app.identity import sandstorm_user_id
+from relay.client import open_relay
+from relay.protocol import Lifetime, Rule, Status
 from tests.support.bridge import tab_id_for_token
 from tests.support.browser import load_page
 from tests.support.grain import Grain
@@ -150,3 +152,73 @@ def test_players_reach_the_api_and_their_accounts_and_uploads_survive_sigkill(gr
     # The grain's owner, in the browser, is the admin and sees the player.
     users = grain.get("/api/v1/users")
     assert users.status_code == 200 and "Zoë" in users.text
+
+
+def relay_url(grain: Grain, token: str) -> str:
+    """The relay as a Godot client reaches it: the per-token API host, token in the path."""
+    return f"ws://127.0.0.1:{urlsplit(grain.url).port}/.sandstorm-token/{token}/relay"
+
+
+def saved_state(grain: Grain, room: str, oid: int) -> bytes | None:
+    """What the relay has saved to the grain's database for one persistent object."""
+    assert grain.sandbox is not None
+
+    def read() -> bytes | None:
+        with psycopg.connect(grain.config.database_url) as conn:
+            row = conn.execute(
+                "SELECT state FROM relay_objects WHERE room = %s AND object_id = %s", (room, oid)
+            )
+            found = row.fetchone()
+            return bytes(found[0]) if found else None
+
+    return grain.sandbox.in_network(read)
+
+
+async def test_two_players_sync_an_object_and_it_survives_sigkill(grain: Grain) -> None:
+    await trio.to_thread.run_sync(lambda: grain.start().wait_ready())
+    grain.add_token("token-ana", ("play",))
+    grain.add_token("token-bo", ("play",))
+    ana_api = player_client(grain, "token-ana")
+    await trio.to_thread.run_sync(
+        lambda: wait_until(lambda: ana_api.profile().status_code == 200, 120, "API")
+    )
+    ana_id = (await trio.to_thread.run_sync(ana_api.profile)).json()["data"]["user"]["id"]
+    await trio.to_thread.run_sync(
+        lambda: wait_until(
+            lambda: '<th>Relay</th><td class="state-ok">' in grain.get("/host").text, 120, "relay"
+        )
+    )
+
+    async with (
+        open_relay(relay_url(grain, "token-ana")) as ana,
+        open_relay(relay_url(grain, "token-bo")) as bo,
+    ):
+        room_a, room_b = await ana.join("garden"), await bo.join("garden")
+        # The API and the relay agree on who Ana is, without talking to each other.
+        await room_b.wait_for(lambda v: ana.member in v.members)
+        assert room_b.view.members[ana.member].user_id == ana_id
+        lantern = await room_a.spawn(b"off", rule=Rule.ALLOW, lifetime=Lifetime.PERSISTENT)
+        for n in range(10):
+            await room_a.update(lantern, b"dim %d" % n)
+        await room_b.wait_for(lambda v: lantern in v.objects and v.objects[lantern].state == b"dim 9")
+        assert await room_b.request(lantern) == Status.GRANTED
+        await room_b.update(lantern, b"bright")
+        await room_a.wait_for(lambda v: v.objects[lantern].state == b"bright")
+        assert room_a.view.objects[lantern].owner == bo.member
+        await trio.to_thread.run_sync(
+            lambda: wait_until(
+                lambda: saved_state(grain, "garden", lantern) == b"bright", 30, "the relay to save"
+            )
+        )
+        await trio.to_thread.run_sync(grain.kill)  # mid-session: both players are connected
+
+    await trio.to_thread.run_sync(lambda: grain.start().wait_ready())
+    await trio.to_thread.run_sync(
+        lambda: wait_until(
+            lambda: '<th>Relay</th><td class="state-ok">' in grain.get("/host").text, 120, "relay"
+        )
+    )
+    async with open_relay(relay_url(grain, "token-bo")) as bo:
+        room_b = await bo.join("garden")
+        await room_b.wait_for(lambda v: lantern in v.objects)
+        assert room_b.view.objects[lantern].state == b"bright"
