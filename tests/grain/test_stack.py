@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import signal
 import subprocess
@@ -11,9 +12,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import trio
 
 from app import links
 from app.config import Config
+from relay.client import open_relay
+from relay.protocol import Rule, Status
 from tests.support.net import free_port_block
 from tests.support.stack import LAUNCHER, ROOT, STACK_PORTS, Stack, answers_sql, http_status
 from tests.support.waiting import wait_until
@@ -137,3 +141,77 @@ def test_soiree_run_prints_the_links_and_stops_on_ctrl_c(var_dir: Path, postgres
     assert "stopping the party server" in rest and "soiree: stopped" in rest
     with pytest.raises(ProcessLookupError):
         os.kill(supervisord, 0)
+
+
+async def test_players_sign_in_and_meet_in_the_relay_through_the_front_door(
+    var_dir: Path, postgres_template: Path
+) -> None:
+    """Standalone: invite links, tickets from the API, WebSockets to the relay, all on one port."""
+    stack = Stack(var_dir / "var", free_port_block(STACK_PORTS)).start()
+    try:
+        await trio.to_thread.run_sync(stack.wait_ready)
+        cfg = Config.from_env(stack.env)
+
+        def sign_in() -> list[str]:
+            wait_until(lambda: http_status(stack.url + "/api/v1/health") == 200, 90, "the API")
+            with httpx.Client(base_url=stack.url, trust_env=False, timeout=30) as http:
+                host = http.post("/api/v1/host/session", data={"key": links.host_key(cfg)}).json()["data"]
+                as_host = {"Authorization": host["access_token"]}
+                tokens = []
+                for name in ("ana", "bo"):
+                    code = http.post("/api/v1/invites", data={"label": name}, headers=as_host).json()
+                    redeemed = http.post(
+                        "/api/v1/invites/redeem", data={"code": code["data"]["invite"]["code"]}
+                    )
+                    tokens.append(redeemed.json()["data"]["access_token"])
+                wait_until(
+                    lambda: http_status(f"http://127.0.0.1:{cfg.relay_port}/healthz") == 200, 90, "relay"
+                )
+                return tokens
+
+        ana_token, bo_token = await trio.to_thread.run_sync(sign_in)
+
+        async def ticket_for(token: str) -> str:
+            def fetch() -> str:
+                response = httpx.post(
+                    stack.url + "/api/v1/tickets",
+                    headers={"Authorization": token},
+                    trust_env=False,
+                    timeout=30,
+                )
+                assert response.status_code == 200, response.text
+                assert response.json()["data"]["relay_url"] == f"ws://127.0.0.1:{stack.port}/relay"
+                return str(response.json()["data"]["ticket"])
+
+            return await trio.to_thread.run_sync(fetch)
+
+        relay = f"ws://127.0.0.1:{stack.port}/relay"
+        async with (
+            open_relay(relay, ticket=lambda: ticket_for(ana_token)) as ana,
+            open_relay(relay, ticket=lambda: ticket_for(bo_token)) as bo,
+        ):
+            room_a, room_b = await ana.join("porch"), await bo.join("porch")
+            chair = await room_a.spawn(b"empty", rule=Rule.ALLOW)
+            await room_b.wait_for(lambda v: chair in v.objects)
+            assert await room_b.request(chair) == Status.GRANTED
+            await room_b.update(chair, b"taken")
+            await room_a.wait_for(lambda v: v.objects[chair].state == b"taken")
+            assert room_a.view.members[bo.member].name == "bo"
+    finally:
+        assert await trio.to_thread.run_sync(stack.stop) == 0
+
+
+def test_every_program_logs_to_a_capped_file_in_the_var_directory() -> None:
+    """A grain has no /dev/stdout and one uid; users pay for every megabyte of /var."""
+    conf = configparser.RawConfigParser()
+    conf.read(ROOT / "app" / "supervisord.conf")
+    programs = [s.removeprefix("program:") for s in conf.sections() if s.startswith("program:")]
+    assert sorted(programs) == ["app", "database", "frontdoor", "relay", "uro-shim"]
+    for program in programs:
+        section = conf[f"program:{program}"]
+        assert section["stdout_logfile"] == f"%(ENV_SOIREE_VAR)s/log/{program}.log"
+        assert section["stdout_logfile_maxbytes"] == "1MB" and section["stdout_logfile_backups"] == "1"
+        assert section["redirect_stderr"] == "true" and section["autorestart"] == "true"
+        assert int(section["startretries"]) >= 1000 and "user" not in section
+    assert conf["supervisord"]["logfile"].startswith("%(ENV_SOIREE_VAR)s/log/")
+    assert not [v for section in conf.sections() for v in conf[section].values() if "/dev/" in v]
