@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -62,9 +63,8 @@ COCKROACH_SQL_MEMORY = "128MiB"
 COCKROACH_GO_MEMORY = "320MiB"  # the Go runtime's soft limit; its default is derived from RAM
 COCKROACH_TSDB_MEMORY = "16MiB"
 COCKROACH_TEMP_STORAGE = "256MiB"  # spill space for big queries, inside the store; default 32 GiB
-COCKROACH_LOG_CONFIG = (
-    "{file-defaults: {max-file-size: 1MiB, max-group-size: 2MiB}, sinks: {stderr: {filter: NONE}}}"
-)
+COCKROACH_LOG_FILE_SIZE = "1MiB"
+COCKROACH_LOG_GROUP_SIZE = "2MiB"  # per file group (CockroachDB writes a handful of groups)
 COCKROACH_BINARY_CANDIDATES = ("/opt/cockroach/cockroach",)
 # Applied once SQL answers, every start; each is best effort (names differ between versions).
 COCKROACH_SETTINGS: Sequence[str] = (
@@ -260,9 +260,22 @@ def cockroach_command(binary: Path, cfg: Config) -> list[str]:
         # No file import/export through the server's disk.
         "--external-io-dir=disabled",
         # Small, rotated log files in the var directory; nothing on stderr (supervisord logs it).
-        f"--log-dir={cfg.log_dir / 'cockroach'}",
-        f"--log={COCKROACH_LOG_CONFIG}",
+        f"--log={cockroach_log_config(cfg.log_dir / 'cockroach')}",
     ]
+
+
+def cockroach_log_config(log_dir: Path) -> str:
+    """The --log YAML (as JSON, which YAML reads): where the files go and how big they may grow."""
+    return json.dumps(
+        {
+            "file-defaults": {
+                "dir": str(log_dir),
+                "max-file-size": COCKROACH_LOG_FILE_SIZE,
+                "max-group-size": COCKROACH_LOG_GROUP_SIZE,
+            },
+            "sinks": {"stderr": {"filter": "NONE"}},
+        }
+    )
 
 
 def cockroach_env(base: Mapping[str, str]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import signal
 import subprocess
@@ -42,9 +43,15 @@ def test_cockroach_command_keeps_everything_on_loopback_and_in_the_var_directory
     assert f["listen-addr"] == f["advertise-addr"] == "127.0.0.1:9005"
     assert f["http-addr"] == "127.0.0.1:9006"
     assert f["store"] == "path=/var/db/cockroach,ballast-size=0"
-    assert f["log-dir"] == "/var/log/cockroach"
     assert f["external-io-dir"] == "disabled"
-    assert "max-file-size" in f["log"] and "max-group-size" in f["log"]
+    logging = json.loads(f["log"])
+    assert logging["file-defaults"] == {
+        "dir": "/var/log/cockroach",
+        "max-file-size": "1MiB",
+        "max-group-size": "2MiB",
+    }
+    assert logging["sinks"]["stderr"]["filter"] == "NONE"
+    assert not [arg for arg in command if arg.startswith("--log-dir")]  # --log refuses the legacy flags
 
 
 def test_cockroach_memory_and_disk_sizes_are_absolute() -> None:
