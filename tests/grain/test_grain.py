@@ -49,6 +49,20 @@ def test_a_new_grain_comes_up_and_keeps_to_its_var_directory(grain: Grain) -> No
         assert (grain.var / "log" / f"{program}.log").stat().st_size > 0
 
 
+def test_without_network_namespaces_the_grain_shares_this_machines_network(
+    var_dir: Path, postgres_template: Path
+) -> None:
+    """The fallback for runs that may not enter a network namespace (not root): free ports instead."""
+    grain = Grain(var_dir / "shared", isolated_network=False)
+    try:
+        grain.start().wait_ready()
+        assert grain.sandbox is not None and grain.sandbox.port != 8000
+        assert grain.get("/").status_code == 200
+        wait_until(grain.database_ready, 120, "the database")
+    finally:
+        grain.kill()
+
+
 def test_the_host_page_loads_cleanly_in_a_browser_under_sandstorms_policy(grain: Grain) -> None:
     grain.start().wait_ready()
     wait_until(grain.database_ready, 120, "the database")

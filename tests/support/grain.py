@@ -17,14 +17,15 @@ HOST_USER_ID = "0123456789abcdef0123456789abcdef"  # the grain's owner, logged i
 class Grain:
     """Start it, talk to it through the bridge, SIGKILL it, continue it on the same /var."""
 
-    def __init__(self, var: Path) -> None:
+    def __init__(self, var: Path, *, isolated_network: bool | None = None) -> None:
         self.var = var
+        self.isolated_network = isolated_network
         self.sandbox: Sandbox | None = None
         self.bridge: Bridge | None = None
         self.tokens: dict[str, tuple[str, ...]] = {}
 
     def start(self) -> Grain:
-        self.sandbox = Sandbox(self.var).start()
+        self.sandbox = Sandbox(self.var, isolated_network=self.isolated_network).start()
         self.bridge = Bridge(self.sandbox.new_socket, app_port=self.sandbox.port).start()
         self.bridge.login(HOST_USER_ID, "Grain Owner", ("host", "play"))
         for token, permissions in self.tokens.items():
