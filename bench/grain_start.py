@@ -1,6 +1,6 @@
 """Cold start of a grain, its var directory's size and its memory, in the grain-faithful sandbox.
 
-    .venv/bin/python -m bench.grain_start [--runs 5]
+    ./soiree bench grain_start [--runs 5]
 
 Each run makes a new grain (an empty var directory) in the bubblewrap sandbox of
 tests/support/sandbox.py behind the stand-in bridge, measures how long until the front door
