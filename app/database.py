@@ -287,8 +287,8 @@ def cockroach_env(base: Mapping[str, str]) -> dict[str, str]:
 # The supervised program
 
 
-def _die_with_parent(sig: int) -> Callable[[], None]:
-    """A preexec hook: the server gets ``sig`` if this program is killed (PR_SET_PDEATHSIG)."""
+def die_with_parent(sig: int) -> Callable[[], None]:
+    """A preexec hook: the child gets ``sig`` when its parent dies (PR_SET_PDEATHSIG, kept across exec)."""
 
     def hook() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -338,7 +338,7 @@ def run(cfg: Config, env: Mapping[str, str]) -> int:
         stop_signal, settings = signal.SIGINT, ()  # SIGINT is PostgreSQL's fast shutdown
         _log(f"starting PostgreSQL (data directory: {how})")
 
-    server = subprocess.Popen(command, env=server_env, preexec_fn=_die_with_parent(stop_signal))
+    server = subprocess.Popen(command, env=server_env, preexec_fn=die_with_parent(stop_signal))
 
     stopping = False
 

@@ -20,6 +20,7 @@ import httpx
 
 from app import links
 from app.config import LOOPBACK, Config, ConfigError
+from app.database import die_with_parent
 
 FRONT_DOOR_TIMEOUT = 120.0
 PART_PATIENCE = 60.0  # after this long, name the parts that are still not answering
@@ -27,7 +28,8 @@ POLL = 0.25
 
 
 def say(message: str) -> None:
-    print(message, flush=True)
+    with contextlib.suppress(OSError):  # a closed terminal or pipe must not stop the shutdown
+        print(message, flush=True)
 
 
 def answers(url: str) -> bool:
@@ -66,18 +68,22 @@ class Runner:
         # supervisord echoes its log (also in the var directory) to stdout: keep the terminal for
         # the links; errors before it starts still arrive on stderr.
         self.process = subprocess.Popen(
-            ["/bin/bash", str(launcher)], start_new_session=True, stdout=subprocess.DEVNULL
+            ["/bin/bash", str(launcher)],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            # If this process dies first (killed, its terminal gone), supervisord still gets SIGTERM.
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
 
     def on_signal(self, signum: int, _frame: object) -> None:
         if self.stopping:
-            say("soiree: stopping now")
             kill_session(self.process.pid)
+            say("soiree: stopping now")
             return
         self.stopping = True
-        say("soiree: stopping the party server (Ctrl-C again to kill it)")
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        say("soiree: stopping the party server (Ctrl-C again to kill it)")
 
     def wait_for(self, check: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout

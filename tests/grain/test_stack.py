@@ -16,6 +16,7 @@ import trio
 
 from app import links
 from app.config import Config
+from app.local_run import session_processes
 from relay.client import open_relay
 from relay.protocol import Rule, Status
 from tests.support.net import free_port_block
@@ -215,3 +216,32 @@ def test_every_program_logs_to_a_capped_file_in_the_var_directory() -> None:
         assert int(section["startretries"]) >= 1000 and "user" not in section
     assert conf["supervisord"]["logfile"].startswith("%(ENV_SOIREE_VAR)s/log/")
     assert not [v for section in conf.sections() for v in conf[section].values() if "/dev/" in v]
+
+
+def test_if_soiree_run_itself_is_killed_the_party_server_still_stops(
+    var_dir: Path, postgres_template: Path
+) -> None:
+    env = Stack(var_dir / "var", free_port_block(STACK_PORTS)).env
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "app.local_run", str(LAUNCHER)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert runner.stdout is not None
+    while "Player page:" not in (line := runner.stdout.readline()):
+        assert line, "soiree run ended before printing its links"
+    supervisord = int((var_dir / "var" / "run" / "supervisord.pid").read_text())
+    runner.kill()
+    runner.wait(timeout=30)
+
+    def gone() -> bool:
+        try:
+            os.kill(supervisord, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, 90, "supervisord to stop after its parent was killed")
+    assert session_processes(supervisord) == []
