@@ -208,7 +208,6 @@ func _on_socket_closed(code: int, reason: String) -> void:
 		return
 	if code in FINAL_CODES:
 		_fail(_final_message(code, reason))
-		forget()
 		return
 	if was_welcomed:
 		_schedule_retry(0)
@@ -234,6 +233,7 @@ func _schedule_retry(attempt: int) -> void:
 func _fail(message: String) -> void:
 	last_error = message
 	_set_state(ConnectionState.CLOSED)
+	forget()
 	connection_failed.emit(message)
 
 

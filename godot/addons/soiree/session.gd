@@ -162,9 +162,15 @@ func connection_lost() -> void:
 		_answer(request, Request.NO_ANSWER, 0, "the connection dropped before the answer came")
 
 
-## Forgets the session: rooms (each reported by room_left), token, member id.
+## Forgets the session: rooms (each reported by room_left), token, member id. Requests not yet
+## answered, even those never sent, get NO_ANSWER.
 func forget() -> void:
 	connection_lost()
+	var unsent := _pending.values()
+	_pending.clear()
+	_outgoing.clear()
+	for request: SoireeRequest in unsent:
+		_answer(request, Request.NO_ANSWER, 0, "the connection to the party ended")
 	var rooms := _by_name.values()
 	_rooms.clear()
 	_by_name.clear()
