@@ -1,0 +1,40 @@
+"""``python -m uro_shim``: serve the API on 127.0.0.1:<api port> (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+from uro_shim.app import create_app
+from uro_shim.settings import Settings
+
+from app.config import LOOPBACK, ConfigError
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"uro-shim: {exc}", file=sys.stderr)
+        return 2
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=LOOPBACK,
+            port=settings.config.api_port,
+            lifespan="on",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,  # forwarded.py reads the front door's headers itself
+            timeout_keep_alive=5,
+            log_level="info",
+        )
+    )
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The API's tables, as versioned migrations (``app.db.migrate(conn, "uro", MIGRATIONS)``).
+
+SQL in the subset CockroachDB and PostgreSQL share (docs/architecture.md §Database). Append new
+versions; never edit a released one. One statement per version.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+
+from app.db import migrate
+
+COMPONENT = "uro"
+DEFAULT_MAP_ID = "dddf8154-60a3-4c9f-888b-fb70c3e2655f"  # the client's default_map_path (uro-api.md §7)
+DEFAULT_MAP_FILE = f"{DEFAULT_MAP_ID}_1_original.scn"
+DEFAULT_MAP_SOURCE = Path(__file__).with_name("default_map.scn")
+
+MIGRATIONS = [
+    # 1: accounts; the privilege ruleset lives on the account (one row per user in Uro)
+    """CREATE TABLE IF NOT EXISTS uro_users (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        username TEXT NOT NULL,
+        email TEXT,
+        display_name TEXT NOT NULL,
+        password_hash TEXT,
+        kind TEXT NOT NULL,
+        invite_id UUID,
+        is_admin BOOL NOT NULL DEFAULT false,
+        can_upload_avatars BOOL NOT NULL DEFAULT false,
+        can_upload_maps BOOL NOT NULL DEFAULT false,
+        can_upload_props BOOL NOT NULL DEFAULT false,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uro_users_username ON uro_users (username)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uro_users_email ON uro_users (email)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS uro_users_invite ON uro_users (invite_id)",
+    # 5: token pairs, stored as SHA-256 digests
+    """CREATE TABLE IF NOT EXISTS uro_sessions (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id UUID NOT NULL REFERENCES uro_users (id) ON DELETE CASCADE,
+        access_hash BYTEA NOT NULL UNIQUE,
+        renewal_hash BYTEA NOT NULL UNIQUE,
+        access_expires_at TIMESTAMPTZ NOT NULL,
+        renewal_expires_at TIMESTAMPTZ NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )""",
+    "CREATE INDEX IF NOT EXISTS uro_sessions_user ON uro_sessions (user_id)",
+    # 7: standalone invite links
+    """CREATE TABLE IF NOT EXISTS uro_invites (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        code TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL DEFAULT '',
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        revoked_at TIMESTAMPTZ
+    )""",
+    # 8: game servers; updated_at is the heartbeat (uro-api.md §5.7)
+    """CREATE TABLE IF NOT EXISTS uro_shards (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id UUID REFERENCES uro_users (id) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        port BIGINT NOT NULL,
+        map TEXT NOT NULL,
+        name TEXT NOT NULL,
+        current_users BIGINT NOT NULL DEFAULT 0,
+        max_users BIGINT NOT NULL DEFAULT 32,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )""",
+    "CREATE INDEX IF NOT EXISTS uro_shards_updated ON uro_shards (updated_at)",
+    # 10: avatars, maps and props share one shape (uro-api.md §8); kind tells them apart
+    """CREATE TABLE IF NOT EXISTS uro_content (
+        id UUID PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        uploader_id UUID REFERENCES uro_users (id) ON DELETE SET NULL,
+        is_public BOOL NOT NULL DEFAULT false,
+        data_file TEXT NOT NULL,
+        preview_file TEXT,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )""",
+    "CREATE INDEX IF NOT EXISTS uro_content_public ON uro_content (kind, is_public, created_at)",
+    "CREATE INDEX IF NOT EXISTS uro_content_uploader ON uro_content (uploader_id, kind, created_at)",
+    # 13: the map every stock client asks for first; seeded once, so a host may replace or delete it
+    f"""INSERT INTO uro_content (id, kind, name, description, is_public, data_file)
+        VALUES ('{DEFAULT_MAP_ID}', 'maps', 'Default map',
+                'An empty world. The host can replace it by uploading a map with this id.',
+                true, '{DEFAULT_MAP_FILE}')
+        ON CONFLICT (id) DO NOTHING""",
+]
+
+
+def prepare(conn: psycopg.Connection, uploads_dir: Path) -> None:
+    """Bring the schema up to date and put seeded files in place (idempotent)."""
+    migrate(conn, COMPONENT, MIGRATIONS)
+    row = conn.execute("SELECT data_file FROM uro_content WHERE id = %s", (DEFAULT_MAP_ID,)).fetchone()
+    if row and row[0] == DEFAULT_MAP_FILE and not (uploads_dir / DEFAULT_MAP_FILE).exists():
+        uploads_dir.mkdir(parents=True, exist_ok=True)
+        tmp = uploads_dir / f".{DEFAULT_MAP_FILE}.seed"
+        shutil.copyfile(DEFAULT_MAP_SOURCE, tmp)
+        tmp.replace(uploads_dir / DEFAULT_MAP_FILE)

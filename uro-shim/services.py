@@ -1,0 +1,27 @@
+"""What every handler reaches through ``request.app.state``: settings, database, relay client, keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from starlette.requests import Request
+from uro_shim.pool import Database
+from uro_shim.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient  # for the relay's admin endpoint
+    ticket_key: bytes
+    host_key: bytes
+
+    @property
+    def sandstorm(self) -> bool:
+        return self.settings.config.mode == "sandstorm"
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
