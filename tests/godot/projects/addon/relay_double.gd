@@ -39,14 +39,17 @@ func result(req: int, status: int, value := 0) -> PackedByteArray:
 
 
 func snapshot(room: int, room_name: String, members: Array, objects: Array) -> PackedByteArray:
-	var out := P.encode_record(
-		{
-			"type": P.SNAPSHOT,
-			"room": room,
-			"members": members.size(),
-			"objects": objects.size(),
-			"name": room_name,
-		}
+	var out := (
+		P
+		. encode_record(
+			{
+				"type": P.SNAPSHOT,
+				"room": room,
+				"members": members.size(),
+				"objects": objects.size(),
+				"name": room_name,
+			}
+		)
 	)
 	for member: int in members:
 		out.append_array(member_joined(room, member))
