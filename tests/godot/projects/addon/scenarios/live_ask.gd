@@ -1,0 +1,79 @@
+extends "res://live.gd"
+## An item that asks its Master (ASK): role=master spawns a lamp (ASK) and a statue (DENY) and
+## answers the asks it gets: the first no, the second yes, the third never (the relay's timeout
+## answers). role=asker asks three times, updates the lamp while it holds it, releases it, and
+## tries the statue. Arguments: url, role.
+
+
+func run() -> int:
+	var client := await join_party(args["url"])
+	if client == null:
+		return finish()
+	print("member %d" % client.member_id)
+	if args["role"] == "master":
+		await _master(client)
+	else:
+		await _asker(client)
+	await leave(client)
+	return finish()
+
+
+func _master(client: SoireeClient) -> void:
+	var lamp := await spawn_named(client, "lamp", P.Rule.ASK)
+	var statue := await spawn_named(client, "statue", P.Rule.DENY)
+	if lamp == null or statue == null:
+		return
+	var asks := []
+	var on_ask := func(room: SoireeRoom, object: SoireeObject, ask_id: int, requester: int) -> void:
+		asks.append(requester)
+		print("ask %d for the %s from member %d" % [asks.size(), _label(object), requester])
+		if asks.size() <= 2:
+			room.answer(object.id, ask_id, asks.size() == 2)
+	client.ask_received.connect(on_ask)
+	var sync: SoireeSync = lamp.get_child(0)
+	var lit := func() -> bool: return sync.received_custom_state.get_string_from_utf8() == "lit"
+	if await wait_until(lit, 30, "the asker's update of the lamp"):
+		print("the lamp says: lit")
+	await finish_together(client, "master", ["asker"])
+	check_equal(asks.size(), 3, "asks received")
+	check(sync.is_owner(), "the lamp came back to its Master")
+
+
+func _asker(client: SoireeClient) -> void:
+	var lamp := await wait_named(client, "lamp")
+	var statue := await wait_named(client, "statue")
+	if lamp == null or statue == null:
+		return
+	var lobby := client.room("lobby")
+	var statuses := []
+	for i in 2:
+		var ask := lobby.request_ownership(lamp.id)
+		await ask.completed
+		statuses.append(ask.status_name())
+	check(lobby.owns(lamp.id), "holding the lamp after the second ask")
+	var state := SoireeSync.decode_state(lamp.state)
+	var body := Node3D.new()
+	add_child(body)
+	var sync := SoireeSync.new()
+	body.add_child(sync)
+	sync.follow(client, "lobby", lamp.id)
+	body.position = state.get("origin", Vector3.ZERO) + Vector3(0, 1, 0)
+	sync.custom_state = "lit".to_utf8_buffer()
+	await get_tree().create_timer(0.5).timeout  # a few updates go out
+	var deny := lobby.request_ownership(statue.id)
+	await deny.completed
+	statuses.append(deny.status_name())
+	var release := lobby.release(lamp.id)
+	await release.completed
+	statuses.append(release.status_name())
+	await get_tree().create_timer(0.6).timeout  # past the cooldown of the release
+	var unanswered := lobby.request_ownership(lamp.id)
+	await unanswered.completed
+	statuses.append(unanswered.status_name())
+	print("asker statuses: %s" % ", ".join(statuses))
+	await finish_together(client, "asker", ["master"])
+
+
+func _label(object: SoireeObject) -> String:
+	var decoded := SoireeSync.decode_state(object.state)
+	return decoded.get("custom", PackedByteArray()).get_string_from_utf8()
