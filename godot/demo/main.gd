@@ -7,7 +7,7 @@ extends Node
 ##
 ## Command-line arguments (after `--`) fill the form and join at once, for scripted runs:
 ## link=<link> name=<name> portal=<link> room=<room> ask=grant|deny steps=<step>,<step>,...
-## Steps: see:<name>, gone:<name>, ball, lamp, portal, wait:<seconds>, quit (see _step).
+## Steps: see:<name>, gone:<name>, heard:<words>, ball, lamp, portal, wait:<seconds>, quit.
 
 const P := preload("res://addons/soiree/protocol.gd")
 const World := preload("res://demo/world.gd")
@@ -24,6 +24,7 @@ var _join_button: Button
 var _status: Label
 var _travelling := false
 var _options := {}
+var _said: Array[String] = []
 
 
 func _ready() -> void:
@@ -169,6 +170,7 @@ func _travel() -> void:
 
 
 func _say(text: String) -> void:
+	_said.append(text)
 	_status.text = text
 	print("demo: " + text)
 
@@ -199,10 +201,16 @@ func _step(step: String) -> bool:
 			)
 		"ball", "lamp":
 			ok = await _carry(parts[0])
+		"heard":
+			ok = await _wait_for(
+				func() -> bool: return _said.any(func(t: String) -> bool: return parts[1] in t)
+			)
 		"portal":
-			var before := party
+			var before := party.get_instance_id()
 			world.me.global_position = World.PORTAL_SPOT
-			ok = await _wait_for(func() -> bool: return party != before and not _travelling)
+			var moved := func() -> bool:
+				return party.get_instance_id() != before and not _travelling
+			ok = await _wait_for(moved)
 		"wait":
 			await get_tree().create_timer(float(parts[1])).timeout
 			ok = true
@@ -225,7 +233,6 @@ func _carry(kind: String) -> bool:
 		return false
 	if not request.is_done():
 		await request.completed
-	print("demo: %s %s" % [kind, request.status_name()])
 	return true
 
 

@@ -58,16 +58,15 @@ func enter(session: SoireeSession, in_room: String, player_name: String) -> void
 	add_child(me)
 	show_party(session, in_room)
 	me.sync.spawn_in(session, in_room, P.Rule.DENY, P.Lifetime.WITH_MASTER)
-	_place_props()
 
 
 ## Shows another party (after the avatar went through the portal): its objects replace these.
 func show_party(session: SoireeSession, in_room: String) -> void:
 	if party != null:
-		for signal_name in ["object_spawned", "object_despawned", "ask_received", "room_synced"]:
-			for connection in party.get_signal_connection_list(signal_name):
-				if connection["callable"].get_object() == self:
-					party.disconnect(signal_name, connection["callable"])
+		party.object_spawned.disconnect(_on_object_spawned)
+		party.object_despawned.disconnect(_on_object_despawned)
+		party.ask_received.disconnect(_on_ask_received)
+		party.room_synced.disconnect(_on_room_synced)
 	for thing: Node3D in things.values():
 		thing.queue_free()
 	things.clear()
@@ -79,10 +78,11 @@ func show_party(session: SoireeSession, in_room: String) -> void:
 	party.object_spawned.connect(_on_object_spawned)
 	party.object_despawned.connect(_on_object_despawned)
 	party.ask_received.connect(_on_ask_received)
-	party.room_synced.connect(func(_r: SoireeRoom) -> void: _place_props())
+	party.room_synced.connect(_on_room_synced)
 	for object: SoireeObject in party.room(in_room).objects.values():
 		_on_object_spawned(party.room(in_room), object)
 	_portal_armed = false
+	_place_props()
 
 
 func find_thing(kind: String, label := "") -> Node3D:
@@ -162,7 +162,9 @@ func _unhandled_key_input(event: InputEvent) -> void:
 
 
 func _axis(key: Key, other: Key) -> float:
-	return 1.0 if Input.is_physical_key_pressed(key) or Input.is_physical_key_pressed(other) else 0.0
+	return (
+		1.0 if Input.is_physical_key_pressed(key) or Input.is_physical_key_pressed(other) else 0.0
+	)
 
 
 # The ball and the lamp persist in the room; the first player to arrive places them.
@@ -178,6 +180,10 @@ func _place_props() -> void:
 			_placing[prop[0]] = thing
 			var request := thing.sync.spawn_in(party, room_name, prop[1], P.Lifetime.PERSISTENT)
 			request.completed.connect(_on_prop_spawned.bind(thing))
+
+
+func _on_room_synced(_room: SoireeRoom) -> void:
+	_place_props()
 
 
 func _on_prop_spawned(request: SoireeRequest, thing: Node3D) -> void:

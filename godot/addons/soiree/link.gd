@@ -93,7 +93,9 @@ func with_relay(url_from_api: String) -> String:
 func _to_string() -> String:
 	if kind == Kind.INVALID:
 		return "invalid link: " + error
-	return "%s link to %s" % [Kind.keys()[kind].to_lower(), relay_url if relay_url else api_url]
+	# Without the query: it may hold a ticket or a token.
+	var where := relay_url.get_slice("?", 0) if not relay_url.is_empty() else api_url
+	return "%s link to %s" % [Kind.keys()[kind].to_lower(), where]
 
 
 func _from_relay_url(url: Url) -> void:
