@@ -7,6 +7,8 @@ live long enough for reconnections within a test.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import trio
 
 from app.identity import PERM_PLAY, Identity, load_secret, sign_ticket
@@ -73,7 +76,11 @@ def live_relay(var: Path, env: Mapping[str, str] | None = None) -> Iterator[Live
     log = var / "relay.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "relay"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "relay"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     relay = LiveRelay(port, var, process, log)
     try:
@@ -107,3 +114,123 @@ async def start_and_wait_for(run: GodotRun, text: str, nursery: trio.Nursery, ti
                 raise AssertionError(f"the run ended before printing {text!r}: {holder['result'].describe()}")
             await trio.sleep(0.2)
     return holder
+
+
+CADDYFILE = """{{
+	admin off
+	auto_https off
+	persist_config off
+}}
+http://127.0.0.1:{front} {{
+	log {{
+		output file {log}
+		format json
+	}}
+	header Access-Control-Allow-Origin "*"
+	header Access-Control-Allow-Headers "Authorization, Content-Type"
+	header Access-Control-Allow-Methods "GET, POST, OPTIONS"
+	@preflight method OPTIONS
+	respond @preflight 204
+	reverse_proxy /api/v1/* 127.0.0.1:{api}
+	reverse_proxy /relay 127.0.0.1:{relay}
+}}
+"""
+
+
+@dataclass
+class StandaloneParty:
+    """A relay and the real Uro-compatible API sharing one var directory, behind one front door."""
+
+    front_url: str
+    relay: LiveRelay
+    api_url: str
+    host_token: str
+    access_log: Path
+
+    def requests_to(self, path: str, method: str = "POST") -> int:
+        """How many `method` requests for `path` the front door has served (CORS preflights are
+        OPTIONS requests)."""
+        if not self.access_log.exists():
+            return 0
+        requests = [json.loads(line).get("request", {}) for line in self.access_log.read_text().splitlines()]
+        return sum(
+            1 for r in requests if r.get("method") == method and r.get("uri", "").split("?")[0] == path
+        )
+
+    def invite(self, label: str) -> dict[str, str]:
+        """A new invite, as the host's dashboard makes it: {"id", "code", "link", ...}."""
+        answer = httpx.post(
+            self.front_url + "/api/v1/invites",
+            data={"label": label},
+            headers={"Authorization": self.host_token},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return answer.json()["data"]["invite"]
+
+    def revoke(self, invite_id: str) -> None:
+        answer = httpx.delete(
+            f"{self.front_url}/api/v1/invites/{invite_id}",
+            headers={"Authorization": self.host_token},
+            timeout=30,
+        )
+        answer.raise_for_status()
+
+
+@contextmanager
+def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
+    """`python -m relay` and `python -m uro_shim` behind Caddy, as in a standalone party.
+
+    The front door here also answers CORS, which the real one does not: the engine runs in a page
+    served from another origin than the party, as a web export hosted elsewhere would.
+    """
+    from tests.uro_shim.conftest import UroServer, server_env
+
+    with live_relay(var) as relay:
+        env = server_env(var, database_url)
+        api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
+        front_port = free_port()
+        caddyfile = var / "Caddyfile"
+        caddyfile.write_text(
+            CADDYFILE.format(
+                front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
+            )
+        )
+        caddy_home = var / "caddy"
+        caddy_home.mkdir(exist_ok=True)
+        caddy_env = {
+            **os.environ,
+            "HOME": str(caddy_home),
+            "XDG_DATA_HOME": str(caddy_home),
+            "XDG_CONFIG_HOME": str(caddy_home),
+        }
+        caddy_log = open(var / "caddy.log", "wb")  # noqa: SIM115 - closed below
+        caddy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "caddy"),
+                "run",
+                "--config",
+                str(caddyfile),
+                "--adapter",
+                "caddyfile",
+            ],
+            env=caddy_env,
+            stdout=caddy_log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            api.start()
+            wait_for_port(front_port, timeout=60)
+            front_url = f"http://127.0.0.1:{front_port}"
+            key_text = (
+                base64.urlsafe_b64encode(load_secret(var / "secrets", "host.key")).rstrip(b"=").decode()
+            )
+            session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
+            session.raise_for_status()
+            token = session.json()["data"]["access_token"]
+            yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log")
+        finally:
+            api.stop()
+            caddy.terminate()
+            caddy.wait(timeout=20)
+            caddy_log.close()

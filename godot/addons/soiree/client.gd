@@ -63,6 +63,7 @@ var _retry_at_ms := 0
 var _last_heard_ms := 0
 var _next_ping_ms := 0
 var _access_token := ""
+var _invite_refused := false
 
 
 ## Starts connecting to the party a pasted link names. Returns "" or, for a link that cannot be
@@ -168,6 +169,9 @@ func _connect() -> void:
 	if link.kind == Link.Kind.INVITE:
 		url = await _invite_ticket_url()
 		if generation != _generation:
+			return
+		if url.is_empty() and _invite_refused:
+			_fail(last_error)  # a revoked or unknown invite will not start working
 			return
 		if url.is_empty():
 			_attempt_failed()
@@ -297,8 +301,7 @@ func _redeem_invite() -> bool:
 		_access_token = data["access_token"]
 		return true
 	last_error = answer["error"]
-	if answer["code"] in [403, 404]:
-		_attempt = max_attempts  # a revoked or unknown invite will not start working
+	_invite_refused = answer["code"] in [403, 404]
 	return false
 
 
