@@ -81,6 +81,7 @@ func open(link_text: String) -> String:
 	_closing = false
 	_attempt = 0
 	_access_token = ""
+	_invite_refused = false
 	_generation += 1
 	_connect()
 	return ""
