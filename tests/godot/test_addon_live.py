@@ -88,6 +88,7 @@ async def test_two_players_see_each_other_and_a_dropped_connection_resumes(relay
         assert f"heard hello from {peer}" in result.stdout
         assert lines_starting(result, "rtt ")
     assert lines_starting(alice, "resumed as member") == [f"resumed as member {member['alice']}"]
+    assert "saw alice leave" in bob.stdout  # her normal close ended her session at once
 
 
 async def test_exactly_one_of_two_grabs_wins_under_allow(relay: LiveRelay) -> None:

@@ -55,6 +55,8 @@ var connection_state := ConnectionState.IDLE
 var last_error := ""
 
 var _socket: WebSocketPeer
+var _leaving: WebSocketPeer  # closed by close(), polled until the close handshake is over
+var _leaving_until_ms := 0
 var _closing := false  # close() was called: the socket closes for good
 var _was_open := false
 var _attempt := 0
@@ -67,8 +69,8 @@ var _invite_refused := false
 
 
 ## Starts connecting to the party a pasted link names. Returns "" or, for a link that cannot be
-## used, what is wrong with it (also reported by connection_failed). A `?room=` in a relay URL
-## is joined once connected.
+## used, what is wrong with it (also reported by connection_failed). A room the link names
+## (`?room=` in a relay URL) is in `link.room`, for the game to join.
 func open(link_text: String) -> String:
 	if connection_state not in [ConnectionState.IDLE, ConnectionState.CLOSED]:
 		return "This connection is already open: close() it first."
@@ -76,8 +78,6 @@ func open(link_text: String) -> String:
 	if not link.is_valid():
 		_fail(link.error)
 		return link.error
-	if not link.room.is_empty():
-		join(link.room)
 	_closing = false
 	_attempt = 0
 	_access_token = ""
@@ -94,7 +94,10 @@ func close() -> void:
 	_closing = true
 	if _socket != null and _socket.get_ready_state() != WebSocketPeer.STATE_CLOSED:
 		_socket.close(CLOSE_NORMAL, "bye")
-		_flush_close()
+		# Polled until the close handshake is over: a close the relay never sees would keep the
+		# player in the party for the grace window.
+		_leaving = _socket
+		_leaving_until_ms = Time.get_ticks_msec() + 3000
 	_socket = null
 	_was_open = false
 	forget()
@@ -113,6 +116,11 @@ func is_connected_to_party() -> bool:
 
 
 func _process(_delta: float) -> void:
+	if _leaving != null:
+		_leaving.poll()
+		var closed := _leaving.get_ready_state() == WebSocketPeer.STATE_CLOSED
+		if closed or Time.get_ticks_msec() > _leaving_until_ms:
+			_leaving = null
 	if _socket == null:
 		if connection_state == ConnectionState.RETRYING and Time.get_ticks_msec() >= _retry_at_ms:
 			_connect()
@@ -135,9 +143,9 @@ func _on_open_frame() -> void:
 	while _socket != null and _socket.get_available_packet_count() > 0:
 		var packet := _socket.get_packet()
 		_last_heard_ms = now
-		var problem := receive(packet)
-		if _socket != null and _socket.was_string_packet():
-			problem = "the relay sent a text message"
+		var problem := "the relay sent a text message"
+		if not _socket.was_string_packet():
+			problem = receive(packet)
 		if not problem.is_empty() and _socket != null:
 			push_warning("Soirée: unreadable message from the relay: " + problem)
 			_drop(CLOSE_UNREADABLE, problem.left(120))

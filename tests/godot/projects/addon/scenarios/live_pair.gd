@@ -6,6 +6,7 @@ extends "res://live.gd"
 ## Arguments: url, name, peer, z (where this avatar stops), now_ms (the test's clock), reconnect.
 
 var left_peers := []
+var gone: Array[String] = []
 
 
 func run() -> int:
@@ -17,6 +18,7 @@ func run() -> int:
 	print("member %d" % client.member_id)
 	# Once the peer said it is done it may leave; before that, nobody may.
 	var note_leaver := func(_r: SoireeRoom, member: Dictionary, _why: int) -> void:
+		gone.append(member["name"])
 		if not ("done " + peer) in events_seen:
 			left_peers.append(member)
 	client.member_left.connect(note_leaver)
@@ -51,6 +53,12 @@ func run() -> int:
 		await _resume(client, avatar)
 	await finish_together(client, me, [peer])
 	check_equal(left_peers, [], "nobody left while the party went on")
+	if args.get("reconnect", "0") != "1":
+		# The other one leaves first, with a normal close: that ends its session at once, where
+		# a lost connection would keep it for the grace window (30 s).
+		var left := func() -> bool: return peer in gone
+		if await wait_until(left, 10, "%s to leave" % peer):
+			print("saw %s leave" % peer)
 	await leave(client)
 	return finish()
 
