@@ -99,6 +99,17 @@ func finish_together(client: SoireeClient, me: String, peers: Array, room_name :
 		await get_tree().create_timer(0.3).timeout
 
 
+## The usual shape of a live scenario: join the lobby of args["url"], print the member id, play
+## the part args["role"] names in `roles` (role -> Callable taking the client), leave.
+func play_role(roles: Dictionary) -> int:
+	var client := await join_party(args["url"])
+	if client != null:
+		print("member %d" % client.member_id)
+		await roles[args["role"]].call(client)
+		await leave(client)
+	return finish()
+
+
 func leave(client: SoireeClient) -> void:
 	client.close()
 	await get_tree().create_timer(0.3).timeout

@@ -6,16 +6,7 @@ extends "res://live.gd"
 
 
 func run() -> int:
-	var client := await join_party(args["url"])
-	if client == null:
-		return finish()
-	print("member %d" % client.member_id)
-	if args["role"] == "master":
-		await _master(client)
-	else:
-		await _asker(client)
-	await leave(client)
-	return finish()
+	return await play_role({"master": _master, "asker": _asker})
 
 
 func _master(client: SoireeClient) -> void:

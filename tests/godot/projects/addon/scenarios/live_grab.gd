@@ -6,16 +6,7 @@ extends "res://live.gd"
 
 
 func run() -> int:
-	var client := await join_party(args["url"])
-	if client == null:
-		return finish()
-	print("member %d" % client.member_id)
-	if args["role"] == "host":
-		await _host(client)
-	else:
-		await _grab(client, args["name"])
-	await leave(client)
-	return finish()
+	return await play_role({"host": _host, "grabber": _grab_as_named})
 
 
 func _host(client: SoireeClient) -> void:
@@ -40,6 +31,10 @@ func _host(client: SoireeClient) -> void:
 	print("ball owner changes: %s" % [changes])
 	print("ball state: %s" % sync.received_custom_state.get_string_from_utf8())
 	await finish_together(client, "host", Array(args.get("names", "a,b").split(",")))
+
+
+func _grab_as_named(client: SoireeClient) -> void:
+	await _grab(client, args["name"])
 
 
 func _grab(client: SoireeClient, me: String) -> void:

@@ -9,15 +9,7 @@ const SIZE := 600
 
 
 func run() -> int:
-	var client := await join_party(args["url"])
-	if client == null:
-		return finish()
-	if args["role"] == "writer":
-		await _write(client)
-	else:
-		await _read(client)
-	await leave(client)
-	return finish()
+	return await play_role({"writer": _write, "reader": _read})
 
 
 static func pattern(index: int) -> PackedByteArray:

@@ -16,7 +16,9 @@ func run() -> int:
 	for entry: Dictionary in vectors["unencodable"]:
 		var problems := []
 		var bytes := P.encode_record(_record_from_json(entry), problems)
-		check(bytes.is_empty() and problems.size() == 1, "encoding %s was not refused" % entry["why"])
+		check(
+			bytes.is_empty() and problems.size() == 1, "encoding %s was not refused" % entry["why"]
+		)
 	print(
 		(
 			"vectors: %d records, %d messages, %d unencodable"
