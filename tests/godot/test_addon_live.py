@@ -129,6 +129,10 @@ async def test_ask_goes_to_the_master_who_answers(relay: LiveRelay) -> None:
         f"ask {n} for the lamp from member {asker_member}" for n in (1, 2, 3)
     ]
     assert "the lamp says: lit" in master.stdout
+    # The Master's own operations, then the new Master's despawn.
+    assert "give, set_rule, set_master: OK, OK, OK" in master.stdout
+    assert "despawning the lamp as its new Master: OK" in asker.stdout
+    assert "the lamp was despawned by its new Master" in master.stdout
 
 
 async def test_a_late_joiner_gets_the_whole_room_then_live_updates(relay: LiveRelay) -> None:

@@ -2,7 +2,9 @@ extends "res://live.gd"
 ## An item that asks its Master (ASK): role=master spawns a lamp (ASK) and a statue (DENY) and
 ## answers the asks it gets: the first no, the second yes, the third never (the relay's timeout
 ## answers). role=asker asks three times, updates the lamp while it holds it, releases it, and
-## tries the statue. Arguments: url, role.
+## tries the statue. Then the Master's own operations: it gives the lamp to the asker, sets its
+## rule to ALLOW and hands Mastership over; the asker, now Master, despawns it.
+## Arguments: url, role.
 
 
 func run() -> int:
@@ -25,9 +27,32 @@ func _master(client: SoireeClient) -> void:
 	var lit := func() -> bool: return sync.received_custom_state.get_string_from_utf8() == "lit"
 	if await wait_until(lit, 30, "the asker's update of the lamp"):
 		print("the lamp says: lit")
-	await finish_together(client, "master", ["asker"])
-	check_equal(asks.size(), 3, "asks received")
+	if not await wait_event("asked"):
+		return
 	check(sync.is_owner(), "the lamp came back to its Master")
+	check_equal(asks.size(), 3, "asks received")
+	var lamp_id := sync.object_id
+	var gone := []
+	client.object_despawned.connect(
+		func(_r: SoireeRoom, o: SoireeObject, why: int) -> void: gone.append([o.id, why])
+	)
+	var lobby := client.room("lobby")
+	var asker: int = asks[0]
+	var steps := [lobby.give(lamp_id, asker), lobby.set_rule(lamp_id, P.Rule.ALLOW)]
+	steps.append(lobby.set_master(lamp_id, asker))
+	for step: SoireeRequest in steps:
+		await wait_until(step.is_done, 10, step.kind)
+	print(
+		(
+			"give, set_rule, set_master: %s"
+			% ", ".join(steps.map(func(r: SoireeRequest) -> String: return r.status_name()))
+		)
+	)
+	var despawned := func() -> bool: return not gone.is_empty()
+	if await wait_until(despawned, 20, "the new Master to despawn the lamp"):
+		check_equal(gone, [[lamp_id, P.DespawnReason.BY_MASTER]], "despawned by its (new) Master")
+		print("the lamp was despawned by its new Master")
+	await finish_together(client, "master", ["asker"])
 
 
 func _asker(client: SoireeClient) -> void:
@@ -62,6 +87,17 @@ func _asker(client: SoireeClient) -> void:
 	await unanswered.completed
 	statuses.append(unanswered.status_name())
 	print("asker statuses: %s" % ", ".join(statuses))
+	send_text(client, "asked")
+	var mine := func() -> bool:
+		return (
+			lamp.master == client.member_id
+			and lamp.owner == client.member_id
+			and lamp.rule == P.Rule.ALLOW
+		)
+	if await wait_until(mine, 20, "the lamp given, allowed and handed over"):
+		var despawn := lobby.despawn(lamp.id)
+		await despawn.completed
+		print("despawning the lamp as its new Master: %s" % despawn.status_name())
 	await finish_together(client, "asker", ["master"])
 
 
