@@ -18,7 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.identity import Identity
 from relay.protocol import (
@@ -35,6 +35,7 @@ from relay.protocol import (
     Join,
     Leave,
     LeaveReason,
+    Lifetime,
     Notice,
     Ping,
     Pong,
@@ -515,13 +516,25 @@ class RelayCore:
         return room
 
     def restore(self, saved: list[PersistedObject]) -> int:
-        """Objects saved before a restart; rooms are created as needed, over any room limit."""
+        """Objects saved before a restart; rooms are created as needed, over any room limit.
+
+        Normally this runs before anyone connects. If the database came back late and a live
+        object already has a saved object's id, the saved one gets a new id (and its row moves).
+        """
         for obj in saved:
             if not valid_room_name(obj.room):
                 continue
             room = self.rooms.get(obj.room) or self._create_room(obj.room)
-            if obj.object not in room.objects:
+            live = room.objects.get(obj.object)
+            if live is None:
                 room.restore(obj)
+                continue
+            new_id = room.next_object
+            room.restore(replace(obj, object=new_id))
+            room.persist_dirty.add(new_id)
+            room.persist_gone.add(obj.object)  # the old row now belongs to the live object, if anything
+            if live.lifetime == Lifetime.PERSISTENT:
+                room.persist_dirty.add(obj.object)
         return len(saved)
 
     def take_persistence(self) -> tuple[list[PersistedObject], list[tuple[str, int]]]:

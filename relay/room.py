@@ -574,6 +574,8 @@ class Room:
         self._set_state(obj, saved.epoch, saved.position, saved.state)
         self.objects[obj.id] = obj
         self.next_object = max(self.next_object, obj.id + 1)
+        if self.members:  # restored late, after members joined: they learn of it like a spawn
+            self._emit(self._object_record(obj))
 
     def persisted(self, oid: int) -> PersistedObject:
         obj = self.objects[oid]

@@ -1,0 +1,181 @@
+"""The relay's loopback admin endpoint: JSON stats for the dashboard, rooms for the Uro API
+(which lists them as shards), and moderation. Never routed by the front door. ADMIN.md has
+the exact shapes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import h11
+import trio
+
+from app.config import LOOPBACK
+from relay.http import HttpError, Request, read_request, send_json
+from relay.protocol import PERM_HOST, PERM_PLAY, Lifetime, Rule
+from relay.room import Room
+from relay.server import RelayServer
+
+RULES = {"ask": Rule.ASK, "deny": Rule.DENY, "allow": Rule.ALLOW}
+LIFETIMES = {Lifetime.WITH_MASTER: "with_master", Lifetime.PERSISTENT: "persistent"}
+
+
+def _permissions(bits: int) -> list[str]:
+    return [name for bit, name in ((PERM_PLAY, "play"), (PERM_HOST, "host")) if bits & bit]
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            raise HttpError(400, f"{what} must be an integer") from None
+    return int(value)
+
+
+class AdminApi:
+    def __init__(self, server: RelayServer) -> None:
+        self.server = server
+        self.core = server.core
+
+    async def run(self, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(port, host=LOOPBACK)
+        task_status.started(listeners[0].socket.getsockname()[1])  # type: ignore[attr-defined]
+        await trio.serve_listeners(self.handle, listeners)
+
+    async def handle(self, stream: trio.abc.Stream) -> None:
+        try:
+            conn = h11.Connection(h11.SERVER)
+            try:
+                request = await read_request(stream)
+                if request is None:
+                    return
+                conn = request.conn
+                status, body = self.route(request)
+            except HttpError as exc:
+                status, body = exc.status, {"error": exc.message}
+            await send_json(stream, conn, status, body)
+        finally:
+            await stream.aclose()
+
+    def route(self, request: Request) -> tuple[int, Any]:
+        parts = [p for p in request.path.split("/") if p]
+        method = request.method
+        if parts == ["healthz"]:
+            self._method(method, "GET")
+            return self.server.health()
+        if parts == ["stats"]:
+            self._method(method, "GET")
+            return 200, self.stats()
+        if parts == ["rooms"]:
+            self._method(method, "GET")
+            return 200, {"rooms": [self.room_summary(r) for r in self.core.rooms.values()]}
+        if len(parts) >= 2 and parts[0] == "rooms":
+            room = self.core.rooms.get(parts[1])
+            if room is None:
+                raise HttpError(404, f"no room named {parts[1]!r}")
+            rest = parts[2:]
+            if not rest:
+                self._method(method, "GET")
+                return 200, self.room_detail(room)
+            if rest == ["kick"]:
+                self._method(method, "POST")
+                return self.kick(room, request)
+            if rest == ["reset"]:
+                self._method(method, "POST")
+                count = len(room.objects)
+                room.reset()
+                return 200, {"name": room.name, "despawned": count}
+            if len(rest) == 3 and rest[0] == "objects" and rest[2] == "rule":
+                self._method(method, "POST")
+                return self.set_rule(room, rest[1], request)
+        raise HttpError(404, f"nothing at {request.path}")
+
+    @staticmethod
+    def _method(method: str, allowed: str) -> None:
+        if method != allowed:
+            raise HttpError(405, f"use {allowed} here")
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def room_summary(self, room: Room) -> dict[str, Any]:
+        return {
+            "name": room.name,
+            "handle": room.handle,
+            "members": len(room.members),
+            "connected": sum(1 for m in room.members.values() if m.session.connected),
+            "max_members": self.core.settings.max_members,
+            "objects": len(room.objects),
+        }
+
+    def room_detail(self, room: Room) -> dict[str, Any]:
+        members = [
+            {
+                "id": m.session.id,
+                "user_id": m.session.user_id,
+                "name": m.session.name,
+                "connected": m.session.connected,
+                "connected_since": round(m.session.connected_since, 3),
+                "latency_ms": m.session.latency_ms,
+                "permissions": _permissions(m.session.permissions),
+                "focus": list(m.focus) if m.focus is not None else None,
+            }
+            for m in room.members.values()
+        ]
+        objects = [
+            {
+                "id": o.id,
+                "master": o.master,
+                "owner": o.owner,
+                "rule": o.rule.name.lower(),
+                "epoch": o.epoch,
+                "lifetime": LIFETIMES[o.lifetime],
+                "position": list(o.position) if o.position is not None else None,
+                "state_size": len(o.state),
+            }
+            for o in sorted(room.objects.values(), key=lambda o: o.id)
+        ]
+        return {**self.room_summary(room), "members": members, "objects": objects}
+
+    def stats(self) -> dict[str, Any]:
+        core = self.core
+        queues = [c.outbox_bytes for c in core.conns]
+        return {
+            "members": len(core.sessions),
+            "connections": len(core.conns),
+            "rooms": len(core.rooms),
+            "objects": sum(len(r.objects) for r in core.rooms.values()),
+            "per_second": core.rates.per_second(),
+            "totals": core.totals(),
+            "refused_updates": core.totals()["refused_updates"],
+            "coalesced_updates": core.totals()["coalesced_updates"],
+            "queue_bytes": {"total": sum(queues), "max": max(queues, default=0)},
+            "lagging_connections": sum(1 for c in core.conns if c.lagging),
+            "tick": {"hz": core.settings.tick_hz, **self.server.last_tick_stats},
+            "database": self.server.database,
+            "uptime_s": round(time.time() - self.server.started_at, 1),
+        }
+
+    # --- moderation --------------------------------------------------------------------------------
+
+    def kick(self, room: Room, request: Request) -> tuple[int, Any]:
+        body = request.json()
+        if not isinstance(body, dict) or "member" not in body:
+            raise HttpError(400, 'send {"member": <member id>}')
+        member = _int(body["member"], "member")
+        if not self.core.kick(room.name, member, trio.current_time()):
+            raise HttpError(404, f"no member {member} in room {room.name!r}")
+        self.server.wake_writers()
+        return 200, {"name": room.name, "kicked": member}
+
+    def set_rule(self, room: Room, object_id: str, request: Request) -> tuple[int, Any]:
+        oid = _int(object_id, "object id")
+        if oid not in room.objects:
+            raise HttpError(404, f"no object {oid} in room {room.name!r}")
+        body = request.json()
+        rule = RULES.get(body.get("rule")) if isinstance(body, dict) else None
+        if rule is None:
+            raise HttpError(400, 'send {"rule": "ask" | "deny" | "allow"}')
+        room.set_rule(None, 0, oid, rule)
+        return 200, {"name": room.name, "id": oid, "rule": rule.name.lower()}

@@ -1,0 +1,308 @@
+"""The relay's trio edge: listeners, the WebSocket upgrade, framing, the tick, the writers.
+
+wsproto parses client frames on raw trio streams (no per-connection queue or background task
+beyond one writer); server frames are built here, once per message, because they are unmasked:
+a frame shared by many receivers is the same bytes for all of them (``ws_frame``). Each
+connection has one writer task that drains its outbox with a single ``send_all`` per wakeup, so
+a slow socket only ever delays its own connection; the core decides when it is too slow.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from dataclasses import dataclass, field
+
+import h11
+import trio
+from wsproto import ConnectionType
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+from wsproto.utilities import generate_accept_token
+
+from app.config import LOOPBACK, Config
+from relay.auth import Authenticator
+from relay.core import RelayCore
+from relay.http import HttpError, Request, read_request, send_json
+from relay.persistence import Persister
+from relay.protocol import Close
+from relay.session import Conn
+from relay.settings import Settings
+
+log = logging.getLogger("relay")
+
+RELAY_PATH = "/relay"
+RECEIVE_SIZE = 65536
+CLOSE_WAIT = 2.0  # how long to wait for the client's close frame after sending ours
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """A final, unmasked binary WebSocket frame (RFC 6455 §5.2) carrying ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x82, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x82, 126, n) + payload
+    return struct.pack("!BBQ", 0x82, 127, n) + payload
+
+
+@dataclass(eq=False)
+class Link:
+    """The edge's half of a connection: its socket, its wsproto state, its writer's wakeup."""
+
+    stream: trio.abc.Stream
+    conn: Conn
+    ws: Connection
+    wake: trio.Event = field(default_factory=trio.Event)
+    close_sent: bool = False  # our close frame is queued: wait for the client's answer
+    answering: bool = False  # the client's close is being answered: flush, then hang up
+
+
+@dataclass
+class TickStats:
+    ticks: int = 0
+    total: float = 0.0
+    worst: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.ticks += 1
+        self.total += seconds
+        self.worst = max(self.worst, seconds)
+
+    def take(self) -> dict[str, float]:
+        out = {
+            "tick_ms_avg": round(1000 * self.total / self.ticks, 3) if self.ticks else 0.0,
+            "tick_ms_max": round(1000 * self.worst, 3),
+        }
+        self.ticks, self.total, self.worst = 0, 0.0, 0.0
+        return out
+
+
+class RelayServer:
+    def __init__(
+        self,
+        config: Config,
+        settings: Settings | None = None,
+        *,
+        authenticator: Authenticator | None = None,
+    ) -> None:
+        self.config = config
+        self.core = RelayCore(settings, wrap=ws_frame)
+        self.settings = self.core.settings
+        self.auth = authenticator or Authenticator(config)
+        self.links: dict[Conn, Link] = {}
+        self.tick_stats = TickStats()
+        self.last_tick_stats: dict[str, float] = {"tick_ms_avg": 0.0, "tick_ms_max": 0.0}
+        self.ready = trio.Event()  # set once persistent objects are restored (or given up on)
+        self.persister: Persister | None = None
+        self.started_at = time.time()
+
+    @property
+    def database(self) -> str:
+        """ "ok", "unreachable", "unknown" or "disabled", for /healthz and /stats."""
+        return "disabled" if self.persister is None else self.persister.status
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve the WebSocket port and tick until cancelled; reports the bound port."""
+        listeners = await trio.open_tcp_listeners(self.config.relay_port, host=LOOPBACK)
+        port = listeners[0].socket.getsockname()[1]  # type: ignore[attr-defined]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.serve_listeners, self.handle, listeners)
+            nursery.start_soon(self._ticker)
+            task_status.started(port)
+
+    async def _ticker(self) -> None:
+        interval = self.settings.tick_interval
+        deadline = trio.current_time()
+        next_stats = deadline + 1.0
+        while True:
+            deadline += interval
+            now = trio.current_time()
+            if deadline < now - interval:  # fell behind: skip ticks rather than burst
+                deadline = now
+            await trio.sleep_until(deadline)
+            started = trio.current_time()
+            self.core.tick(started)
+            self.wake_writers()
+            self.tick_stats.add(trio.current_time() - started)
+            if started >= next_stats:
+                next_stats = started + 1.0
+                self.last_tick_stats = self.tick_stats.take()
+
+    def wake_writers(self) -> None:
+        for conn in self.core.take_wakeups():
+            link = self.links.get(conn)
+            if link is not None:
+                link.wake.set()
+
+    async def shutdown(self) -> None:
+        """Say goodbye to everyone and give the writers a moment to deliver it."""
+        self.core.shutdown(trio.current_time())
+        self.wake_writers()
+        with trio.move_on_after(1.0):
+            while any(link.conn.outbox for link in self.links.values()):
+                await trio.sleep(0.02)
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    async def handle(self, stream: trio.abc.Stream) -> None:
+        try:
+            try:
+                request = await read_request(stream)
+            except HttpError as exc:
+                await send_json(stream, h11.Connection(h11.SERVER), exc.status, {"error": exc.message})
+                return
+            if request is None:
+                return
+            if request.path == "/healthz" and request.method == "GET":
+                status, body = self.health()
+                await send_json(stream, request.conn, status, body)
+            elif request.path == RELAY_PATH:
+                await self._upgrade(stream, request)
+            else:
+                await send_json(stream, request.conn, 404, {"error": f"nothing at {request.path}"})
+        finally:
+            await stream.aclose()
+
+    def health(self) -> tuple[int, dict[str, object]]:
+        if not self.ready.is_set():
+            return 503, {"status": "restoring", "error": "restoring saved objects", "database": self.database}
+        return 200, {"status": "ok", "database": self.database}
+
+    async def _upgrade(self, stream: trio.abc.Stream, request: Request) -> None:
+        key = request.header("sec-websocket-key")
+        upgrade = (request.header("upgrade") or "").lower()
+        if request.method != "GET" or upgrade != "websocket" or not key:
+            await send_json(stream, request.conn, 400, {"error": "expected a WebSocket upgrade"})
+            return
+        if request.header("sec-websocket-version") != "13":
+            await send_json(stream, request.conn, 400, {"error": "only WebSocket version 13 is spoken"})
+            return
+        if not self.ready.is_set():
+            await send_json(stream, request.conn, 503, {"error": "the relay is restoring saved objects"})
+            return
+        try:
+            identity = await self.auth.identify(request.headers, request.query)
+        except HttpError as exc:
+            await send_json(stream, request.conn, exc.status, {"error": exc.message})
+            return
+        accept = h11.InformationalResponse(
+            status_code=101,
+            headers=[
+                ("upgrade", "websocket"),
+                ("connection", "Upgrade"),
+                ("sec-websocket-accept", generate_accept_token(key.encode("latin-1")).decode("ascii")),
+            ],
+            reason=b"Switching Protocols",
+        )
+        try:
+            await stream.send_all(request.conn.send(accept))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        trailing, _ = request.conn.trailing_data
+        conn = self.core.open(identity, trio.current_time())
+        link = Link(stream, conn, Connection(ConnectionType.SERVER))
+        self.links[conn] = link
+        log.info("connection from %s (%s)", identity.name, identity.source)
+        try:
+            await self._serve_websocket(link, bytes(trailing))
+        finally:
+            del self.links[conn]
+            self.core.connection_lost(conn, trio.current_time(), None)
+
+    # --- WebSocket -------------------------------------------------------------------------------
+
+    async def _serve_websocket(self, link: Link, trailing: bytes) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._writer, link, nursery.cancel_scope)
+            try:
+                flush = await self._reader(link, trailing)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                flush = False
+            if flush:  # our answer to the client's close is queued: the writer hangs up after it
+                link.wake.set()
+                nursery.cancel_scope.deadline = min(
+                    nursery.cancel_scope.deadline, trio.current_time() + CLOSE_WAIT
+                )
+            else:
+                nursery.cancel_scope.cancel()
+
+    async def _reader(self, link: Link, data: bytes) -> bool:
+        """Feed the core until the connection ends; True if a close answer still has to be sent."""
+        conn, ws, core = link.conn, link.ws, self.core
+        limit = self.settings.max_message
+        message = bytearray()
+        while True:
+            if data:
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, BytesMessage):
+                        message += event.data
+                        if len(message) > limit:
+                            core.close(
+                                conn, Close.PROTOCOL_ERROR, f"message over {limit} bytes", trio.current_time()
+                            )
+                            message.clear()
+                        elif event.message_finished:
+                            core.receive(conn, bytes(message), trio.current_time())
+                            message.clear()
+                    elif isinstance(event, TextMessage):
+                        reason = "text messages are not part of the protocol"
+                        core.close(conn, Close.PROTOCOL_ERROR, reason, trio.current_time())
+                    elif isinstance(event, Ping):
+                        conn.outbox.append(ws.send(event.response()))
+                        link.wake.set()
+                    elif isinstance(event, CloseConnection):
+                        return self._closing(link, event)
+                self.wake_writers()
+            data = await link.stream.receive_some(RECEIVE_SIZE)
+            if not data:
+                return False
+
+    def _closing(self, link: Link, event: CloseConnection) -> bool:
+        """A close frame from the client: the reply to ours (done), or its own (answer it)."""
+        if link.ws.state is ConnectionState.CLOSED:
+            return False
+        self.core.connection_lost(link.conn, trio.current_time(), event.code)
+        if link.ws.state is ConnectionState.REMOTE_CLOSING:
+            answer = event.response()
+        else:  # still OPEN: wsproto could not parse the client's frames and reports why
+            answer = CloseConnection(code=event.code, reason=event.reason)
+        link.conn.close = link.conn.close or (event.code, event.reason or "")
+        link.conn.outbox.append(link.ws.send(answer))
+        link.answering = True
+        return True
+
+    async def _writer(self, link: Link, scope: trio.CancelScope) -> None:
+        conn, stream, counters = link.conn, link.stream, self.core.counters
+        while True:
+            await link.wake.wait()
+            link.wake = trio.Event()
+            frames = conn.take_outbox()
+            if frames:
+                data = b"".join(frames)
+                try:
+                    await stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    scope.cancel()
+                    return
+                conn.outbox_bytes -= len(data)
+                counters.messages_out += len(frames)
+                counters.bytes_out += len(data)
+            if conn.outbox:
+                link.wake.set()
+            elif link.answering:
+                scope.cancel()  # the client's close is answered: hang up
+                return
+            elif conn.close is not None and not link.close_sent:
+                link.close_sent = True
+                if link.ws.state is not ConnectionState.OPEN:
+                    scope.cancel()
+                    return
+                conn.outbox.append(link.ws.send(CloseConnection(code=conn.close[0], reason=conn.close[1])))
+                link.wake.set()
+                # the reader ends things when the client answers; if it does not, this does
+                scope.deadline = min(scope.deadline, trio.current_time() + CLOSE_WAIT)

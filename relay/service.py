@@ -1,0 +1,68 @@
+"""The relay process: the WebSocket server, the admin endpoint and persistence, wired together."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import trio
+
+from app.config import Config
+from relay.admin import AdminApi
+from relay.persistence import Persister, Store
+from relay.server import RelayServer
+from relay.settings import Settings
+
+log = logging.getLogger("relay")
+
+SHUTDOWN_FLUSH = 5.0
+
+
+async def serve(
+    config: Config,
+    settings: Settings | None = None,
+    *,
+    database: bool = True,
+    restore_wait: float = 20.0,
+    handle_signals: bool = False,
+    task_status: trio.TaskStatus[tuple[RelayServer, int, int]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run until cancelled (or, with ``handle_signals``, until SIGTERM/SIGINT).
+
+    Listeners open at once; WebSocket upgrades and ``/healthz`` answer 503 until the saved
+    objects are restored, or ``restore_wait`` seconds have passed without a database (then the
+    relay serves and restores later, when the database answers).
+    """
+    server = RelayServer(config, settings)
+    admin = AdminApi(server)
+    async with trio.open_nursery() as nursery:
+        relay_port = await nursery.start(server.run)
+        admin_port = await nursery.start(admin.run, config.relay_admin_port)
+        log.info(
+            "relay on 127.0.0.1:%d (admin on 127.0.0.1:%d), mode %s", relay_port, admin_port, config.mode
+        )
+        if database:
+            server.persister = Persister(server.core, Store(config.database_url))
+            if not await server.persister.restore_within(restore_wait):
+                log.warning(
+                    "serving without saved objects for now; they are restored when the database answers"
+                )
+        server.ready.set()
+        if server.persister is not None:
+            nursery.start_soon(server.persister.run)
+        task_status.started((server, relay_port, admin_port))
+        if handle_signals:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    log.info("stopping on signal %d", signum)
+                    break
+            await stop(server)
+            nursery.cancel_scope.cancel()
+
+
+async def stop(server: RelayServer) -> None:
+    """Goodbye to every client, then one last save of what changed."""
+    await server.shutdown()
+    if server.persister is not None and server.persister.restored:
+        with trio.move_on_after(SHUTDOWN_FLUSH):
+            await server.persister.flush()

@@ -1,0 +1,232 @@
+"""Random operation sequences through the I/O-free core, checking the model's invariants.
+
+Members move their focus around objects near, mid-distance and far, so the distance tiers
+(delayed states) are exercised too.
+
+- every object has exactly one owner at a time: a member of the room, or nobody (0);
+- a member only ever sees states written by the owner of the epoch they carry;
+- views never see a state from an epoch they have left (no anomalies);
+- once traffic stops, every connected member's view equals the relay's table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from relay.protocol import (
+    Answer,
+    Ask,
+    Despawn,
+    Focus,
+    Give,
+    Join,
+    Lifetime,
+    Release,
+    Request,
+    Rule,
+    SetMaster,
+    SetRule,
+    Spawn,
+    State,
+    Update,
+)
+from tests.relay.sim import Sim, SimClient
+
+CLIENTS = 4
+clients = st.integers(0, CLIENTS - 1)
+objects = st.integers(0, 7)  # index into the objects spawned so far
+rules = st.sampled_from(list(Rule))
+
+places = st.sampled_from([None, (0.0, 0.0, 0.0), (40.0, 0.0, 0.0), (200.0, 0.0, 0.0)])  # near, mid, far
+spawn = st.tuples(st.just("spawn"), clients, rules, st.sampled_from(list(Lifetime)), places)
+epochs = st.sampled_from(["current", "current", "stale", "future"])
+update = st.tuples(st.just("update"), clients, objects, epochs, places)
+owner_update = st.tuples(st.just("owner_update"), objects, places)  # the owner writes, as real clients do
+request = st.tuples(st.just("request"), clients, objects)
+tick = st.tuples(st.just("tick"), st.sampled_from([0.0, 0.034, 0.034, 0.2, 0.6, 2.5]))
+# weighted towards the traffic that matters: spawns, updates, requests and ticks
+operations = st.one_of(
+    spawn,
+    spawn,
+    update,
+    update,
+    owner_update,
+    owner_update,
+    owner_update,
+    request,
+    request,
+    tick,
+    tick,
+    tick,
+    st.tuples(st.just("give"), clients, objects, clients),
+    st.tuples(st.just("release"), clients, objects),
+    st.tuples(st.just("set_rule"), clients, objects, rules),
+    st.tuples(st.just("set_master"), clients, objects, clients),
+    st.tuples(st.just("despawn"), clients, objects),
+    st.tuples(st.just("answer"), clients, st.booleans()),
+    st.tuples(st.just("focus"), clients, places),
+    st.tuples(st.just("focus"), clients, places),
+    st.tuples(st.just("drop"), clients),
+    st.tuples(st.just("resume"), clients),
+    st.tuples(st.just("close"), clients),
+    st.tuples(st.just("rejoin"), clients),
+)
+
+
+@dataclass
+class World:
+    sim: Sim = field(default_factory=lambda: Sim(cooldown=0.3, ask_timeout=1.0, grace=2.0))
+    slots: list[SimClient | None] = field(default_factory=list)
+    dropped: list[SimClient | None] = field(default_factory=list)
+    spawned: list[int] = field(default_factory=list)
+    owner_at: dict[tuple[int, int], int] = field(default_factory=dict)  # (object, epoch) -> owner
+    writes: int = 0
+    generation: int = 0
+
+    def __post_init__(self) -> None:
+        self.room = 1
+        for i in range(CLIENTS):
+            self.slots.append(self._new_client(i))
+            self.dropped.append(None)
+        for c in self.slots[CLIENTS // 2 :]:  # half the members start with a focus
+            assert c is not None
+            c.send(Focus(c.req(), self.room, (0.0, 0.0, 0.0)))
+        self.observe()
+
+    def _new_client(self, i: int) -> SimClient:
+        self.generation += 1
+        c = self.sim.client(f"player{i}-{self.generation}")
+        c.send(Join(c.req(), "lobby"))
+        return c
+
+    @property
+    def lobby(self):  # type: ignore[no-untyped-def]
+        return self.sim.core.rooms["lobby"]
+
+    def obj(self, index: int) -> int:
+        return self.spawned[index % len(self.spawned)] if self.spawned else 1
+
+    def observe(self) -> None:
+        """Record who owns each object at each epoch, and check the relay's own invariants."""
+        members = set(self.lobby.members)
+        for obj in self.lobby.objects.values():
+            assert obj.owner == 0 or obj.owner in members, "owner must be a member or nobody"
+            assert obj.master == 0 or obj.master in members, "master must be a member or nobody"
+            known = self.owner_at.setdefault((obj.id, obj.epoch), obj.owner)
+            assert known == obj.owner, "one epoch, one owner"
+
+    def apply(self, op: tuple) -> None:  # type: ignore[type-arg]
+        kind = op[0]
+        if kind == "tick":
+            self.sim.tick(op[1])
+            self.read_all()
+            return
+        if kind == "owner_update":
+            obj = self.lobby.objects.get(self.obj(op[1]))
+            owner = next((x for x in self.slots if x is not None and obj and x.member == obj.owner), None)
+            if obj is not None and owner is not None:
+                self.writes += 1
+                owner.send(
+                    Update(self.room, obj.id, obj.epoch, op[2], b"%d:%d" % (owner.member, self.writes))
+                )
+            return
+        c = self.slots[op[1]]
+        if kind == "resume":
+            old = self.dropped[op[1]]
+            if old is not None and self.slots[op[1]] is None:
+                new = self.sim.client(old.identity.name, hello=False)
+                new.hello(token=old.token)
+                self.slots[op[1]] = new
+                self.dropped[op[1]] = None
+            return
+        if kind == "rejoin":
+            if c is None and self.dropped[op[1]] is None:
+                self.slots[op[1]] = self._new_client(op[1])
+            return
+        if c is None:
+            return
+        room = self.room
+        if kind == "spawn":
+            c.send(Spawn(c.req(), room, op[2], op[3], op[4], b"%d:%d" % (c.member, self.writes)))
+        elif kind == "update":
+            oid = self.obj(op[2])
+            obj = self.lobby.objects.get(oid)
+            epoch = obj.epoch if obj else 1
+            epoch = {"current": epoch, "stale": max(epoch - 1, 0), "future": epoch + 1}[op[3]]
+            self.writes += 1
+            c.send(Update(room, oid, epoch, op[4], b"%d:%d" % (c.member, self.writes)))
+        elif kind == "request":
+            c.send(Request(c.req(), room, self.obj(op[2])))
+        elif kind == "give":
+            target = self.slots[op[3]]
+            c.send(Give(c.req(), room, self.obj(op[2]), target.member if target else 999))
+        elif kind == "release":
+            c.send(Release(c.req(), room, self.obj(op[2])))
+        elif kind == "set_rule":
+            c.send(SetRule(c.req(), room, self.obj(op[2]), op[3]))
+        elif kind == "set_master":
+            target = self.slots[op[3]]
+            c.send(SetMaster(c.req(), room, self.obj(op[2]), target.member if target else 999))
+        elif kind == "focus":
+            c.send(Focus(c.req(), room, op[2]))
+        elif kind == "despawn":
+            c.send(Despawn(c.req(), room, self.obj(op[2])))
+        elif kind == "answer":
+            asks = c.of(Ask)
+            if asks:
+                a = asks[-1]
+                c.send(Answer(c.req(), room, a.object, a.ask, int(op[2])))
+        elif kind == "drop":
+            self.sim.core.connection_lost(c.conn, self.sim.now, None)
+            self.slots[op[1]] = None
+            self.dropped[op[1]] = c
+        elif kind == "close":
+            self.sim.core.connection_lost(c.conn, self.sim.now, 1000)
+            self.slots[op[1]] = None
+        self.spawned = sorted(set(self.spawned) | set(self.lobby.objects))
+
+    def read_all(self) -> None:
+        for c in self.slots:
+            if c is not None:
+                c.read()
+
+    def check_views(self) -> None:
+        for c in self.slots:
+            if c is None:
+                continue
+            for view in c.views.values():
+                assert view.anomalies == [], view.anomalies
+            for rec in c.records:
+                if isinstance(rec, State):
+                    author = int(rec.state.split(b":")[0])
+                    assert self.owner_at.get((rec.object, rec.epoch)) == author, (
+                        "a non-owner's state was seen"
+                    )
+
+    def settle(self) -> None:
+        for _ in range(100):  # 3.4 s: asks time out, grace windows end
+            self.sim.tick()
+        self.read_all()
+        self.observe()
+        truth = {
+            o.id: (o.master, o.owner, o.epoch, int(o.rule), o.state) for o in self.lobby.objects.values()
+        }
+        for c in self.slots:
+            if c is not None and c.conn.close is None and c.member in self.lobby.members:
+                assert c.views[self.room].table() == truth
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operations, min_size=1, max_size=80))
+def test_random_operations_keep_the_invariants_and_converge(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+    world = World()
+    for op in ops:
+        world.apply(op)
+        world.observe()
+        if op[0] == "tick":
+            world.check_views()
+    world.settle()
+    world.check_views()
