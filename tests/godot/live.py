@@ -28,16 +28,28 @@ from tests.support.net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKET_TTL = 600.0
-# Until the relay's server lands, the tests that need a live relay cannot run.
-RELAY_SERVER_MISSING = not (ROOT / "relay" / "__main__.py").exists()
 
 
 @dataclass
 class LiveRelay:
     port: int
+    admin_port: int
     var: Path
     process: subprocess.Popen[bytes]
     log: Path
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).status_code != 200:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"the relay did not become healthy:\n{self.log_text()}")
+            time.sleep(0.1)
+
+    def admin(self, path: str) -> dict:
+        """A JSON answer of the relay's loopback admin endpoint (relay/ADMIN.md)."""
+        answer = httpx.get(f"http://127.0.0.1:{self.admin_port}{path}", timeout=10)
+        answer.raise_for_status()
+        return answer.json()
 
     def identity(self, name: str) -> Identity:
         return Identity(
@@ -57,8 +69,11 @@ class LiveRelay:
 
 
 @contextmanager
-def live_relay(var: Path, env: Mapping[str, str] | None = None) -> Iterator[LiveRelay]:
-    """A relay process with its own var directory; stopped (and checked alive) at the end."""
+def live_relay(
+    var: Path, env: Mapping[str, str] | None = None, settings: Mapping[str, object] | None = None
+) -> Iterator[LiveRelay]:
+    """A relay process (no database: persistent objects in memory) with its own var directory;
+    `settings` are relay/settings.py overrides. Stopped (and checked alive) at the end."""
     var.mkdir(parents=True, exist_ok=True)
     load_secret(var / "secrets", "ticket.key")
     port = free_port()
@@ -73,18 +88,16 @@ def live_relay(var: Path, env: Mapping[str, str] | None = None) -> Iterator[Live
             **(env or {}),
         }
     )
+    command = [sys.executable, "-m", "relay", "--no-database"]
+    for name, value in (settings or {}).items():
+        command += ["--set", f"{name}={value}"]
     log = var / "relay.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relay"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    relay = LiveRelay(port, var, process, log)
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    relay = LiveRelay(port, int(full_env["SOIREE_RELAY_ADMIN_PORT"]), var, process, log)
     try:
         wait_for_port(port, timeout=60)
+        relay.wait_healthy()
         yield relay
         assert process.poll() is None, f"the relay stopped during the test:\n{relay.log_text()}"
     finally:

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.godot.addon import lines_starting, passed, run_scenario_async
-from tests.godot.live import RELAY_SERVER_MISSING, standalone_party
+from tests.godot.live import standalone_party
 
 pytestmark = [
     pytest.mark.usefixtures("godot_engine"),
     pytest.mark.slow,
-    pytest.mark.skipif(RELAY_SERVER_MISSING, reason="the relay's server (python -m relay) is not there yet"),
 ]
 
 

@@ -17,13 +17,12 @@ import pytest
 import trio
 
 from tests.godot.addon import lines_starting, passed, run_scenario_async, scenario_run
-from tests.godot.live import RELAY_SERVER_MISSING, LiveRelay, live_relay, start_and_wait_for
+from tests.godot.live import LiveRelay, live_relay, start_and_wait_for
 from tests.support.godot_engine import GodotResult
 
 pytestmark = [
     pytest.mark.usefixtures("godot_engine"),
     pytest.mark.slow,
-    pytest.mark.skipif(RELAY_SERVER_MISSING, reason="the relay's server (python -m relay) is not there yet"),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from tests.godot.addon import DEMO
-from tests.godot.live import RELAY_SERVER_MISSING, live_relay, start_and_wait_for
+from tests.godot.live import live_relay, start_and_wait_for
 from tests.support.godot_engine import GodotResult, project_run, run_godot_project, run_godot_project_async
 from tests.support.godot_project import project_files
 
@@ -39,7 +39,6 @@ def test_a_link_that_is_not_one_is_explained_to_the_player() -> None:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("godot_engine")
-@pytest.mark.skipif(RELAY_SERVER_MISSING, reason="the relay's server (python -m relay) is not there yet")
 async def test_two_players_ball_lamp_and_portal(tmp_path: Path) -> None:
     with live_relay(tmp_path / "a") as party_a, live_relay(tmp_path / "b") as party_b:
         ada = project_run(
