@@ -160,3 +160,26 @@ async def test_an_avatar_travels_between_two_relays(tmp_path: Path) -> None:
     assert_passed(results)
     assert lines_starting(results["traveller"], "moved: OK, object ")
     assert "saw the traveller leave A and move in B" in results["watcher"].stdout
+
+
+async def test_the_client_answers_pings_and_stays_connected(tmp_path: Path) -> None:
+    # Pings every second and a 3 s idle timeout: an engine that stopped answering (or talking)
+    # would be closed with 4007 long before the 8 s are over.
+    with live_relay(tmp_path / "relay", settings={"ping_interval": 1.0, "idle_timeout": 3.0}) as relay:
+        latencies: list[object] = []
+
+        async def watch() -> None:
+            while True:
+                await trio.sleep(0.5)
+                rooms = await trio.to_thread.run_sync(relay.admin, "/rooms/lobby")
+                latencies.extend(m["latency_ms"] for m in rooms["members"] if m["name"] == "idler")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            result = await run_scenario_async("live_keepalive", url=relay.url("idler"), seconds=8)
+            nursery.cancel_scope.cancel()
+    assert passed(result), result.describe()
+    assert "member 1, ping interval 1 s, idle timeout 3 s" in result.stdout
+    assert "stayed connected as member 1" in result.stdout
+    # The relay measures latency from the PONGs that answer its own PINGs.
+    assert any(isinstance(latency, float) for latency in latencies), latencies
