@@ -15,6 +15,7 @@ const REACH := 2.0
 const BALL_SPOT := Vector3(3, 0, 0)
 const LAMP_SPOT := Vector3(-3, 0, 0)
 const PORTAL_SPOT := Vector3(0, 0, -8)
+const FOCUS_STEP := 4.0
 
 ## "grant" or "deny" answers every ask at once; "" shows a prompt (Y / N).
 var ask_policy := ""
@@ -29,6 +30,7 @@ var _carried: Node3D
 var _placing := {}  # kind -> the prop this client is spawning, until the relay answers
 var _camera: Camera3D
 var _portal_armed := true
+var _focus: Variant = null  # where the relay was last told the player looks from
 
 
 func _ready() -> void:
@@ -72,6 +74,7 @@ func show_party(session: SoireeSession, in_room: String) -> void:
 	things.clear()
 	_carried = null
 	_placing.clear()
+	_focus = null
 	pending_ask = {}
 	party = session
 	room_name = in_room
@@ -137,6 +140,7 @@ func _process(delta: float) -> void:
 			_carried.global_position = me.global_position - me.global_basis.z * 0.8
 		else:
 			_carried = null
+	_update_focus()
 	_camera.global_position = me.global_position + Vector3(0, 6, 8)
 	_camera.look_at(me.global_position + Vector3(0, 1, 0), Vector3.UP)
 	var near_portal := me.global_position.distance_to(PORTAL_SPOT) < 1.2
@@ -159,6 +163,17 @@ func _unhandled_key_input(event: InputEvent) -> void:
 			answer_ask(true)
 		KEY_N:
 			answer_ask(false)
+
+
+# Interest (PROTOCOL.md §7): the relay sends far objects' states less often. A new focus only
+# matters when the avatar has moved a few metres.
+func _update_focus() -> void:
+	var joined := party.room(room_name) if party != null else null
+	if joined == null or not joined.synced:
+		return
+	if _focus == null or me.global_position.distance_to(_focus) > FOCUS_STEP:
+		_focus = me.global_position
+		joined.focus(_focus)
 
 
 func _axis(key: Key, other: Key) -> float:

@@ -275,9 +275,10 @@ def sandstorm_party(var: Path) -> Iterator[str]:
     """A relay in Sandstorm mode behind a stand-in for sandstorm-http-bridge; yields the base of
     webkeys (`http://127.0.0.1:<port>`, add `#<token>`).
 
-    Sandstorm itself cannot run here. The stand-in does what research/sandstorm.md §4.2-4.3 says
-    the gateway and bridge do with an API token in the path form: strip `/.sandstorm-token/<token>`
-    and send `X-Sandstorm-*` headers (the tab id is stable per token, as Sandstorm's is).
+    Sandstorm itself cannot run here. The stand-in does what the gateway and the bridge do with an
+    API token in the path form (shared/research/sandstorm.md §4.2-4.3): strip
+    `/.sandstorm-token/<token>` and send `X-Sandstorm-*` headers (the tab id is stable per token,
+    as Sandstorm's is).
     """
     with live_relay(var, env={"SOIREE_MODE": "sandstorm"}) as relay:
         front = free_port()
