@@ -51,12 +51,24 @@ async def test_two_players_ball_lamp_and_portal(tmp_path: Path) -> None:
                 "steps=see:Bo,heard:asked for the lamp,portal,quit",
             ],
         )
+        focuses: dict[str, object] = {}
+
+        async def watch_focus() -> None:  # the demo tells the relay where each player looks from
+            while True:
+                lobby = await trio.to_thread.run_sync(party_a.admin, "/rooms/lobby")
+                focuses.update({m["name"]: m["focus"] for m in lobby["members"] if m["focus"]})
+                await trio.sleep(0.3)
+
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_focus)
             # Ada arrives first and places the ball and the lamp: she is the lamp's Master.
             held = await start_and_wait_for(ada, "demo: placed the lamp", nursery)
             bo = await run_godot_project_async(
                 DEMO, [f"link={party_a.url('Bo')}", "name=Bo", "steps=see:Ada,ball,lamp,gone:Ada,quit"]
             )
+            while "result" not in held:
+                await trio.sleep(0.2)
+            nursery.cancel_scope.cancel()
     ada_result = held["result"]
     for result in (ada_result, bo):
         assert result.exit_code == 0, result.describe()
@@ -69,3 +81,4 @@ async def test_two_players_ball_lamp_and_portal(tmp_path: Path) -> None:
     assert "Bo asked for the lamp: granted" in ada_said  # Ask: the Master was asked
     assert "Ada left" in bo_said  # her avatar went through the portal...
     assert any(line.startswith("arrived in the other party as member ") for line in ada_said)  # ...to B
+    assert set(focuses) == {"Ada", "Bo"}, focuses
