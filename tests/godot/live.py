@@ -32,18 +32,47 @@ TICKET_TTL = 600.0
 
 @dataclass
 class LiveRelay:
+    """`python -m relay` with its own var directory; `start()`, `stop()`, `restart()`."""
+
     port: int
     admin_port: int
     var: Path
-    process: subprocess.Popen[bytes]
-    log: Path
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
+    @property
+    def log(self) -> Path:
+        return self.var / "relay.log"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_for_port(self.port, timeout=60)
+        deadline = time.monotonic() + 60
         while httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).status_code != 200:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"the relay did not become healthy:\n{self.log_text()}")
             time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM: the relay says GOODBYE 4008 to everyone and exits."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """A new relay process on the same ports: every session and room is forgotten."""
+        self.stop()
+        self.start()
 
     def admin(self, path: str) -> dict:
         """A JSON answer of the relay's loopback admin endpoint (relay/ADMIN.md)."""
@@ -91,22 +120,15 @@ def live_relay(
     command = [sys.executable, "-m", "relay", "--no-database"]
     for name, value in (settings or {}).items():
         command += ["--set", f"{name}={value}"]
-    log = var / "relay.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
-    relay = LiveRelay(port, int(full_env["SOIREE_RELAY_ADMIN_PORT"]), var, process, log)
+    relay = LiveRelay(port, int(full_env["SOIREE_RELAY_ADMIN_PORT"]), var, command, full_env)
     try:
-        wait_for_port(port, timeout=60)
-        relay.wait_healthy()
+        relay.start()
         yield relay
-        assert process.poll() is None, f"the relay stopped during the test:\n{relay.log_text()}"
+        assert relay.process is not None and relay.process.poll() is None, (
+            f"the relay stopped during the test:\n{relay.log_text()}"
+        )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        relay.stop()
 
 
 async def start_and_wait_for(run: GodotRun, text: str, nursery: trio.Nursery, timeout: float = 120.0) -> dict:

@@ -219,3 +219,15 @@ async def test_two_players_join_with_sandstorm_webkeys(tmp_path: Path) -> None:
     assert_passed(results)
     assert lines_starting(results["alice"], "resumed as member ")
     assert "saw alice leave" in results["bob"].stdout
+
+
+async def test_after_a_relay_restart_the_client_comes_back_and_respawns_its_avatar(relay: LiveRelay) -> None:
+    run = scenario_run("live_restart", url=relay.url("phoenix"))
+    async with trio.open_nursery() as nursery:
+        held = await start_and_wait_for(run, "ready", nursery)
+        await trio.to_thread.run_sync(relay.restart)
+    result = held["result"]
+    assert passed(result), result.describe()
+    [line] = lines_starting(result, "respawned after the restart: ")
+    assert line.startswith("respawned after the restart: [1, 1] -> [")
+    assert relay.admin("/rooms/lobby")["members"] == []  # it left normally at the end
