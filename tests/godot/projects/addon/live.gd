@@ -73,6 +73,17 @@ func follower(client: SoireeClient, object_id: int, room_name := "lobby") -> Nod
 	return body
 
 
+## Drives an object this client now owns: lifts it by a metre and makes `custom` its custom
+## state, both sent by a SoireeSync.
+func lift(client: SoireeClient, object: SoireeObject, custom: String) -> SoireeSync:
+	var where: Vector3 = SoireeSync.decode_state(object.state).get("origin", Vector3.ZERO)
+	var body := follower(client, object.id)
+	var sync: SoireeSync = body.get_child(0)
+	body.position = where + Vector3(0, 1, 0)
+	sync.custom_state = custom.to_utf8_buffer()
+	return sync
+
+
 func send_text(client: SoireeClient, text: String, room_name := "lobby") -> void:
 	client.room(room_name).send_event(text.to_utf8_buffer())
 

@@ -67,14 +67,7 @@ func _asker(client: SoireeClient) -> void:
 		await ask.completed
 		statuses.append(ask.status_name())
 	check(lobby.owns(lamp.id), "holding the lamp after the second ask")
-	var state := SoireeSync.decode_state(lamp.state)
-	var body := Node3D.new()
-	add_child(body)
-	var sync := SoireeSync.new()
-	body.add_child(sync)
-	sync.follow(client, "lobby", lamp.id)
-	body.position = state.get("origin", Vector3.ZERO) + Vector3(0, 1, 0)
-	sync.custom_state = "lit".to_utf8_buffer()
+	lift(client, lamp, "lit")
 	await get_tree().create_timer(0.5).timeout  # a few updates go out
 	var deny := lobby.request_ownership(statue.id)
 	await deny.completed

@@ -49,13 +49,5 @@ func _grab(client: SoireeClient, me: String) -> void:
 	await grab.completed
 	print("grab %s epoch %d as member %d" % [grab.status_name(), grab.value, client.member_id])
 	if grab.is_ok():
-		var state := SoireeSync.decode_state(ball.state)
-		var body := Node3D.new()
-		add_child(body)
-		var sync := SoireeSync.new()
-		body.add_child(sync)
-		sync.follow(client, "lobby", ball.id)
-		body.position = state.get("origin", Vector3.ZERO) + Vector3(0, 1, 0)
-		sync.custom_state = ("held by " + me).to_utf8_buffer()
-		check(sync.is_owner(), "the winner owns the ball")
+		check(lift(client, ball, "held by " + me).is_owner(), "the winner owns the ball")
 	await finish_together(client, me, ["host"])
