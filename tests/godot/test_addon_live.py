@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,22 @@ async def test_after_a_relay_restart_the_client_comes_back_and_respawns_its_avat
     [line] = lines_starting(result, "respawned after the restart: ")
     assert line.startswith("respawned after the restart: [1, 1] -> [")
     assert relay.admin("/rooms/lobby")["members"] == []  # it left normally at the end
+
+
+async def test_a_party_that_never_answers_is_given_up_on() -> None:
+    held: list[trio.SocketStream] = []
+
+    async def hold(stream: trio.SocketStream) -> None:  # accept, read nothing, answer nothing
+        held.append(stream)
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        [listener] = await nursery.start(partial(trio.serve_tcp, hold, 0, host="127.0.0.1"))
+        port = listener.socket.getsockname()[1]
+        result = await run_scenario_async("silent", url=f"ws://127.0.0.1:{port}/relay")
+        nursery.cancel_scope.cancel()
+    assert passed(result), result.describe()
+    assert len(held) == 2
+    assert lines_starting(result, "gave up: ") == [
+        f"gave up: The party at ws://127.0.0.1:{port}/relay did not answer. (gave up after 2 attempts)"
+    ]

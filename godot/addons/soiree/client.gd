@@ -42,6 +42,8 @@ const BUFFER_SIZE := 1 << 20
 @export var display_name := ""
 ## Failed connections in a row before giving up (connection_failed).
 @export var max_attempts := 8
+## Seconds a connection may take from opening to the relay's WELCOME.
+@export var connect_timeout := 15.0
 
 ## Seconds to wait before each reconnection attempt (the last one repeats), randomised by up to
 ## a quarter so that a party's clients do not all come back at the same instant.
@@ -64,6 +66,7 @@ var _generation := 0  # bumped by open() and close(): an outdated coroutine stop
 var _retry_at_ms := 0
 var _last_heard_ms := 0
 var _next_ping_ms := 0
+var _connect_deadline_ms := 0
 var _access_token := ""
 var _invite_refused := false
 
@@ -131,6 +134,10 @@ func _process(_delta: float) -> void:
 			_on_open_frame()
 		WebSocketPeer.STATE_CLOSED:
 			_on_socket_closed(_socket.get_close_code(), _socket.get_close_reason())
+	var waiting := connection_state == ConnectionState.CONNECTING
+	if _socket != null and waiting and Time.get_ticks_msec() > _connect_deadline_ms:
+		last_error = "The party at %s did not answer." % link.relay_url.get_slice("?", 0)
+		_drop(CLOSE_DROP, "no answer")
 
 
 func _on_open_frame() -> void:
@@ -196,6 +203,7 @@ func _connect() -> void:
 		last_error = "Could not open a connection to %s (%s)." % [link.relay_url, error_string(error)]
 		_attempt_failed()
 		return
+	_connect_deadline_ms = Time.get_ticks_msec() + int(connect_timeout * 1000)
 	_set_state(ConnectionState.CONNECTING)
 
 
@@ -225,7 +233,8 @@ func _on_socket_closed(code: int, reason: String) -> void:
 	if was_welcomed:
 		_schedule_retry(0)
 	else:
-		last_error = _refusal_message(code, reason)
+		if code != CLOSE_DROP:  # a drop of ours has already said why
+			last_error = _refusal_message(code, reason)
 		_attempt_failed()
 
 
