@@ -1,7 +1,7 @@
 """Golden vectors: the Python codec and the addon's GDScript codec (in the real engine) agree.
 
 The vectors (tests/godot/vectors/protocol.json) are generated from relay/protocol.py by
-tests/support/protocol_vectors.py: every record type with random field values, multi-record
+tests/godot/protocol_vectors.py: every record type with random field values, multi-record
 messages with types a client must skip, damaged messages both codecs must judge alike, and
 values neither may encode.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from relay import protocol as p
+from tests.godot import protocol_vectors
 from tests.godot.addon import MOUNTS, PROJECT, lines_starting, passed, run_scenario, scenario_args
-from tests.support import protocol_vectors
 from tests.support.godot_engine import run_godot_project
 
 VECTORS = json.loads(protocol_vectors.VECTORS.read_text())
@@ -39,7 +39,7 @@ def record_from_json(entry: dict[str, Any]) -> p.Record:
 
 def test_the_vector_file_is_what_the_codec_makes_today() -> None:
     assert protocol_vectors.VECTORS.read_text() == protocol_vectors.render(), (
-        "relay/protocol.py changed: regenerate with `python -m tests.support.protocol_vectors`"
+        "relay/protocol.py changed: regenerate with `python -m tests.godot.protocol_vectors`"
     )
 
 
