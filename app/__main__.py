@@ -18,7 +18,7 @@ def main() -> None:
         access_log=False,
         server_header=False,
         proxy_headers=False,
-        lifespan="off",
+        lifespan="on",  # the traffic sampler runs for the app's lifetime
     )
 
 

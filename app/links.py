@@ -26,7 +26,7 @@ def base_url(cfg: Config, host: str = "127.0.0.1") -> str:
 
 
 def host_url(cfg: Config, host: str = "127.0.0.1") -> str:
-    return f"{base_url(cfg, host)}/host?key={host_key(cfg)}"
+    return f"{base_url(cfg, host)}/?key={host_key(cfg)}"
 
 
 def player_url(cfg: Config, host: str = "127.0.0.1") -> str:

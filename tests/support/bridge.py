@@ -52,7 +52,9 @@ API_RESPONSE_HEADERS = (
     ("content-security-policy", "default-src 'none'; sandbox"),
 )
 # An approximation of the strict policy Sandstorm puts on grain UIs (research/sandstorm.md §4.6):
-# same-origin scripts, styles and connections only, remote images and media, no workers.
+# same-origin scripts, styles and connections only, remote images and media, no workers, and
+# frames only from the grain itself and from Sandstorm's own origin (offer templates are served
+# there: web-session-bridge.c++ names the shell's base URL in frame-src).
 UI_CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data: blob: https:; media-src 'self' data: blob: https:; font-src 'self'; "
@@ -60,6 +62,12 @@ UI_CONTENT_SECURITY_POLICY = (
 )
 MAX_BODY = 512 * 1024 * 1024
 CONNECT_PATIENCE = 120.0  # the real bridge retries until the app listens
+
+
+def ui_content_security_policy(shell_url: str | None) -> str:
+    if shell_url is None:
+        return UI_CONTENT_SECURITY_POLICY
+    return UI_CONTENT_SECURITY_POLICY.replace("frame-src 'none'", f"frame-src 'self' {shell_url}")
 
 
 def tab_id_for_token(token: str) -> str:
@@ -89,6 +97,7 @@ class Bridge:
     ui_session: Session | None = None
     tokens: dict[str, Session] = field(default_factory=dict)
     port: int = 0
+    shell_url: str | None = None  # Sandstorm's own origin, which may be framed (offer templates)
     _session_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _thread: threading.Thread | None = None
     _cancel: trio.CancelScope | None = None
@@ -277,7 +286,7 @@ class Bridge:
             or (session.ui and k == "set-cookie")
         ]
         if session.ui:
-            out.append(("content-security-policy", UI_CONTENT_SECURITY_POLICY))
+            out.append(("content-security-policy", ui_content_security_policy(self.shell_url)))
         else:
             out += API_RESPONSE_HEADERS
         return out

@@ -23,10 +23,13 @@ class Grain:
         self.sandbox: Sandbox | None = None
         self.bridge: Bridge | None = None
         self.tokens: dict[str, tuple[str, ...]] = {}
+        self.shell_url: str | None = None  # a stand-in for Sandstorm's shell that frames the grain
 
     def start(self) -> Grain:
         self.sandbox = Sandbox(self.var, isolated_network=self.isolated_network).start()
-        self.bridge = Bridge(self.sandbox.new_socket, app_port=self.sandbox.port).start()
+        self.bridge = Bridge(
+            self.sandbox.new_socket, app_port=self.sandbox.port, shell_url=self.shell_url
+        ).start()
         self.bridge.login(HOST_USER_ID, "Grain Owner", ("host", "play"))
         for token, permissions in self.tokens.items():
             self.bridge.add_token(token, permissions)
@@ -64,8 +67,13 @@ class Grain:
     def wait_ready(self, timeout: float = 180.0) -> None:
         wait_until(lambda: self.status("/healthz") == 200, timeout, "the grain's front door and app")
 
+    def part_ready(self, part: str) -> bool:
+        """Whether the host dashboard reports a part ("api", "relay", "database") as answering."""
+        response = self.get("/app/api/health")
+        return response.status_code == 200 and response.json()["parts"].get(part) == "ok"
+
     def database_ready(self) -> bool:
-        return '<th>Database</th><td class="state-ok">' in self.get("/host").text
+        return self.part_ready("database")
 
     def kill(self) -> None:
         """SIGKILL everything, as Sandstorm does to an idle grain; the bridge goes with it."""
