@@ -9,6 +9,7 @@ but the first are restarts. The log is kept in two files of 1 MB (about ten thou
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import re
 import time
@@ -172,7 +173,7 @@ class Health:
             infos = await asyncio.wait_for(
                 asyncio.to_thread(supervisor_processes, socket_path), SUPERVISOR_TIMEOUT
             )
-        except (OSError, TimeoutError, xmlrpc.client.Error):
+        except (OSError, TimeoutError, http.client.HTTPException, xmlrpc.client.Error):
             return "not answering", []
         texts = await asyncio.to_thread(read_supervisor_log, self.cfg.log_dir)
         return "ok", process_rows(infos, count_restarts(texts))

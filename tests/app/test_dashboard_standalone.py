@@ -32,6 +32,8 @@ from tests.support.browser import Page, open_browser
 
 pytestmark = pytest.mark.slow
 
+CONTROLS = {"button", "textbox", "combobox", "link", "checkbox", "listbox"}
+
 
 @pytest.fixture(scope="module")
 def party() -> Iterator[StandaloneParty]:
@@ -201,6 +203,17 @@ async def test_traffic_and_health_panels_show_the_running_party(party: Standalon
             assert "Data per second, last 5 minutes" in label
             assert await page.evaluate(text_of("#rate-messages-in")) != "0/s"
             await screenshot(page, "standalone-dashboard-traffic")
+
+            # For screen readers: landmarks, and a name for every control and every drawn object.
+            await page.wait_for(f"!!document.querySelector({json.dumps(member_row(bo.member))})")
+            tree = await page.accessibility_tree()
+            roles = {role for role, _ in tree}
+            assert {"banner", "navigation", "main", "region", "table", "status"} <= roles
+            unnamed = [(role, name) for role, name in tree if role in CONTROLS and not name.strip()]
+            assert unnamed == []
+            names = [name for role, name in tree if role == "image"]
+            assert any(name.startswith("Object ") and "owner Bo" in name for name in names)
+            assert any(name.startswith("Messages per second, last 5 minutes: in now") for name in names)
         assert page.errors == []
 
 

@@ -256,6 +256,16 @@ class Page:
                 text="\r" if kind == "keyDown" else "",
             )
 
+    async def accessibility_tree(self) -> list[tuple[str, str]]:
+        """(role, accessible name) of every node chromium exposes to assistive technology."""
+        await self.tools.call("Accessibility.enable")
+        nodes = (await self.tools.call("Accessibility.getFullAXTree"))["nodes"]
+        return [
+            (str(n.get("role", {}).get("value", "")), str(n.get("name", {}).get("value", "")))
+            for n in nodes
+            if not n.get("ignored")
+        ]
+
     async def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
         await self.tools.call(
             "Emulation.setDeviceMetricsOverride",
