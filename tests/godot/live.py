@@ -219,7 +219,7 @@ def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
     The front door here also answers CORS, which the real one does not: the engine runs in a page
     served from another origin than the party, as a web export hosted elsewhere would.
     """
-    from tests.uro_shim.conftest import UroServer, server_env
+    from tests.support.uro import UroServer, server_env
 
     with live_relay(var) as relay:
         env = server_env(var, database_url)
