@@ -161,11 +161,6 @@ http://127.0.0.1:{front} {{
 		output file {log}
 		format json
 	}}
-	header Access-Control-Allow-Origin "*"
-	header Access-Control-Allow-Headers "Authorization, Content-Type"
-	header Access-Control-Allow-Methods "GET, POST, OPTIONS"
-	@preflight method OPTIONS
-	respond @preflight 204
 	reverse_proxy /api/v1/* 127.0.0.1:{api}
 	reverse_proxy /relay 127.0.0.1:{relay}
 }}
@@ -216,10 +211,10 @@ class StandaloneParty:
 def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
     """`python -m relay` and `python -m uro_shim` behind Caddy, as in a standalone party.
 
-    The front door here also answers CORS, which the real one does not: the engine runs in a page
-    served from another origin than the party, as a web export hosted elsewhere would.
+    The engine runs in a page served from another origin than the party, as a web export hosted
+    elsewhere would: the API's own CORS answers let it in.
     """
-    from tests.uro_shim.conftest import UroServer, server_env
+    from tests.support.uro import UroServer, server_env
 
     with live_relay(var) as relay:
         env = server_env(var, database_url)
