@@ -283,7 +283,11 @@ function renderRooms(rooms) {
 }
 
 function renderRoom(room) {
-  const names = new Map(room.members.map((m) => [m.id, m.name]));
+  // Players with the same name (in a grain, everyone with a shared key is "Anonymous User")
+  // are told apart by their member number.
+  const counts = new Map();
+  for (const m of room.members) counts.set(m.name, (counts.get(m.name) || 0) + 1);
+  const names = new Map(room.members.map((m) => [m.id, counts.get(m.name) > 1 ? `${m.name} #${m.id}` : m.name]));
   map.render(room, names);
   const nameOf = (id) => (id ? names.get(id) || `member ${id}` : "nobody");
 
@@ -311,7 +315,7 @@ function renderRoom(room) {
         ),
       ),
     (row, member) => {
-      setText(row.querySelector(".name"), member.name);
+      setText(row.querySelector(".name"), names.get(member.id));
       setText(row.querySelector(".tag"), member.connected ? "" : "reconnecting");
       setText(row.querySelector(".latency"), member.latency_ms === null ? "measuring…" : `${Math.round(member.latency_ms)} ms`);
       const since = row.querySelector(".since");
@@ -345,13 +349,15 @@ function renderRoom(room) {
     (row, object) => {
       const owner = row.querySelector(".owner");
       const master = row.querySelector(".master");
-      if (owner.dataset.member !== String(object.owner)) {
-        owner.dataset.member = object.owner;
-        owner.replaceChildren(swatch(object.owner), nameOf(object.owner));
-      }
-      if (master.dataset.member !== String(object.master)) {
-        master.dataset.member = object.master;
-        master.replaceChildren(swatch(object.master), nameOf(object.master));
+      for (const [cell, member] of [
+        [owner, object.owner],
+        [master, object.master],
+      ]) {
+        const shown = `${member}:${nameOf(member)}`;
+        if (cell.dataset.shown !== shown) {
+          cell.dataset.shown = shown;
+          cell.replaceChildren(swatch(member), nameOf(member));
+        }
       }
       const p = object.position;
       setText(row.querySelector(".position"), p ? p.map((v) => v.toFixed(1)).join(", ") : "—");

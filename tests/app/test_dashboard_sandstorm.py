@@ -98,8 +98,13 @@ async def test_the_host_makes_keys_through_sandstorm_and_a_player_joins_with_one
 
         # Ada's client connects with her key: the per-token API host, the token in the path.
         host = urlsplit(g.url).netloc
-        async with open_relay(f"ws://{host}/.sandstorm-token/{ada_key.token}/relay") as ada:
+        bo_key = shell.offers[1]
+        async with (
+            open_relay(f"ws://{host}/.sandstorm-token/{ada_key.token}/relay") as ada,
+            open_relay(f"ws://{host}/.sandstorm-token/{bo_key.token}/relay") as bo,
+        ):
             lobby = await ada.join("lobby")
+            await bo.join("lobby")
             avatar = await lobby.spawn(b"ada", rule=Rule.DENY, position=(1.0, 0.0, 1.0))
             await page.select("#room-select", "lobby", iframe=GRAIN)
             shown = await page.wait_for(map_object(avatar), iframe=GRAIN, what="Ada's avatar on the map")
@@ -111,6 +116,14 @@ async def test_the_host_makes_keys_through_sandstorm_and_a_player_joins_with_one
                 iframe=GRAIN,
                 what="the avatar to move",
             )
+            # Keys made for sharing carry no Sandstorm name: the dashboard tells the two apart.
+            shown_names = await page.wait_for(
+                "(() => { const n = [...document.querySelectorAll('#members tbody .name')]"
+                ".map(e => e.textContent); return n.length === 2 && n; })()",
+                iframe=GRAIN,
+                what="both players in the members table",
+            )
+            assert sorted(shown_names) == sorted(f"Anonymous User #{m}" for m in (ada.member, bo.member))
             await screenshot(page, "sandstorm-dashboard-in-the-shell")
             row = member_row(ada.member)
             await page.click(f"{row} button", iframe=GRAIN)
@@ -165,6 +178,10 @@ async def test_a_player_in_the_grain_gets_the_player_page_and_no_host_action(
         ).status_code
 
     # A player's API token (their Godot client) is no way in either.
-    for method, path in (("GET", "/app/api/live"), ("POST", "/app/api/rooms/lobby/reset"), ("GET", "/")):
-        assert await trio.to_thread.run_sync(with_token, method, path) in (303, 403), (method, path)
-    assert await trio.to_thread.run_sync(with_token, "GET", "/app/api/live") == 403
+    for method, path in (("GET", "/app/api/live"), ("POST", "/app/api/rooms/lobby/reset")):
+        assert await trio.to_thread.run_sync(with_token, method, path) == 403, (method, path)
+    assert await trio.to_thread.run_sync(with_token, "GET", "/") == 303  # to the player page
+    # The relay's admin endpoint is not routed: through the bridge and the front door these
+    # addresses reach the pages, which have nothing there.
+    for method, path in (("GET", "/stats"), ("GET", "/rooms/lobby"), ("POST", "/rooms/lobby/kick")):
+        assert await trio.to_thread.run_sync(with_token, method, path) in (404, 405), (method, path)
