@@ -5,6 +5,7 @@ Players are bots on the relay's Python SDK, signed in with the invite links the 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Iterator
@@ -189,12 +190,19 @@ async def test_traffic_and_health_panels_show_the_running_party(party: Standalon
         token = (await trio.to_thread.run_sync(party.redeem, await invite(page, "Bo"))).json()["data"][
             "access_token"
         ]
-        async with open_relay(party.relay_url, ticket=lambda: party.ticket(token)) as bo:
+        async with (
+            open_relay(party.relay_url, ticket=lambda: party.ticket(token)) as bo,
+            trio.open_nursery() as moving,
+        ):
             lobby = await bo.join("lobby")
             thing = await lobby.spawn(b"x", position=(0.0, 0.0, 0.0))
-            for step in range(60):  # six seconds of movement: traffic for the relay to measure
-                await lobby.update(thing, b"x" * 200, position=(step / 10, 0.0, 0.0))
-                await trio.sleep(0.1)
+
+            async def move() -> None:  # traffic for the relay to measure, until the checks are done
+                for step in itertools.count():
+                    await lobby.update(thing, b"x" * 200, position=(step % 100 / 10, 0.0, 0.0))
+                    await trio.sleep(0.1)
+
+            moving.start_soon(move)
             label = await page.wait_for(
                 "(() => { const l = document.getElementById('chart-bytes').getAttribute('aria-label');"
                 " return /in now [1-9]/.test(l) && l; })()",
@@ -214,6 +222,7 @@ async def test_traffic_and_health_panels_show_the_running_party(party: Standalon
             names = [name for role, name in tree if role == "image"]
             assert any(name.startswith("Object ") and "owner Bo" in name for name in names)
             assert any(name.startswith("Messages per second, last 5 minutes: in now") for name in names)
+            moving.cancel_scope.cancel()
         assert page.errors == []
 
 
