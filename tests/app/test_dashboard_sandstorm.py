@@ -185,3 +185,21 @@ async def test_a_player_in_the_grain_gets_the_player_page_and_no_host_action(
     # addresses reach the pages, which have nothing there.
     for method, path in (("GET", "/stats"), ("GET", "/rooms/lobby"), ("POST", "/rooms/lobby/kick")):
         assert await trio.to_thread.run_sync(with_token, method, path) in (404, 405), (method, path)
+
+
+async def test_outside_sandstorms_frame_the_dashboard_says_where_keys_come_from(
+    grain: tuple[Grain, Shell],
+) -> None:
+    g, shell = grain
+    made = len(shell.offers)
+    async with open_browser() as page:
+        await page.navigate(g.url + "/")  # the grain's UI, not framed by Sandstorm's shell
+        await page.type("#invite-name", "Cy")
+        await page.click("#invite-form button[type=submit]")
+        message = await page.wait_for(
+            "(() => { const e = document.getElementById('invite-error');"
+            " return !e.hidden && e.textContent; })()"
+        )
+        assert "inside its grain" in message
+        assert page.errors == []
+    assert len(shell.offers) == made
