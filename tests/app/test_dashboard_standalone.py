@@ -222,6 +222,15 @@ async def test_traffic_and_health_panels_show_the_running_party(party: Standalon
             names = [name for role, name in tree if role == "image"]
             assert any(name.startswith("Object ") and "owner Bo" in name for name in names)
             assert any(name.startswith("Messages per second, last 5 minutes: in now") for name in names)
+            # The relay pings every 15 s; the first answer gives Bo's latency.
+            cell = json.dumps(member_row(bo.member) + " .latency")
+            latency = await page.wait_for(
+                f"(() => {{ const c = document.querySelector({cell});"
+                " return c && /^[0-9]+ ms$/.test(c.textContent) && c.textContent; })()",
+                timeout=60,
+                what="Bo's latency",
+            )
+            assert int(latency.split()[0]) < 5000
             moving.cancel_scope.cancel()
         assert page.errors == []
 
