@@ -78,7 +78,8 @@ DASHBOARD_NAV = """<nav class="sections" aria-label="Dashboard sections">
 </nav>"""
 
 SANDSTORM_INVITE = f"""<p>Each friend gets a key of their own. Type their name, create the key, and send
-them the text Sandstorm shows: they paste it into their V-Sekai client to join.</p>
+them the text Sandstorm shows: they paste it into their Soirée client (the Godot demo, or any
+Godot game with the Soirée addon) to join.</p>
 <form id="invite-form" class="inline-form" data-role-id="{PLAYER_ROLE_ID}">
 <label for="invite-name">Friend's name</label>
 <input id="invite-name" name="name" maxlength="40" autocomplete="off" placeholder="Ada" required>
@@ -91,7 +92,8 @@ your friend has used it, it stays valid until you revoke it in Sandstorm's
 <strong>Share access → See who has access</strong>, where it is listed under your friend's name.</p>"""
 
 STANDALONE_INVITE = """<p>Each friend gets an invite link of their own. Type their name, create the link,
-and send it to them: they paste it into their V-Sekai client to join.
+and send it to them: they paste it into their Soirée client (the Godot demo, or any Godot game with
+the Soirée addon) to join.
 Revoke a link here to shut its holder out.</p>
 <form id="invite-form" class="inline-form">
 <label for="invite-name">Friend's name</label>
@@ -217,10 +219,11 @@ unknown.</p>
 
 
 def _get_the_client() -> str:
-    return f"""<li><strong>Get the client.</strong> Use V-Sekai's client, or try the Soirée demo: a small
-Godot 4 project with the Soirée addon. <a class="button" href="{DOWNLOAD_URL}" download>Download the
-Godot demo and addon (zip)</a> Open it in Godot 4.3 or newer (<em>Import</em> → <code>project.godot</code>)
-and press <em>Play</em>.</li>"""
+    return f"""<li><strong>Get the client.</strong> Any Godot 4 game with the Soirée addon joins this
+party; the Soirée demo is a small one to start with. <a class="button" href="{DOWNLOAD_URL}" download>Download
+the Godot demo and addon (zip)</a> Open it in Godot 4.3 or newer (<em>Import</em> →
+<code>project.godot</code>) and press <em>Play</em>. (V-Sekai's own client can use this party's
+accounts and content, but its multiplayer runs over UDP, which cannot reach the party.)</li>"""
 
 
 def player(mode: Mode, address: str) -> HTMLResponse:
