@@ -10,6 +10,7 @@ what happens when a whole party reconnects at once).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import uuid
 
@@ -65,7 +66,7 @@ def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float,
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench core", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="./soiree bench core_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="100,300,500,1000")
     parser.add_argument("--ticks", type=int, default=150)
     parser.add_argument("--rate", type=float, default=20.0)
@@ -77,3 +78,7 @@ def main(argv: list[str]) -> int:
         load = (per_update * n * args.rate + per_tick * 30) / 1e6
         print(f"{n:7d} {per_update:10.2f} {per_tick:8.0f} {100 * load:15.1f}% {burst:14.0f}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

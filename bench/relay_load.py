@@ -453,7 +453,7 @@ def one_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundRes
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench relay", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="./soiree bench relay_load", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="100,200,300,400,500,600,800,1000", help="comma-separated N")
     parser.add_argument("--samplers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -515,3 +515,7 @@ def main(argv: list[str]) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,1 +1,0 @@
-"""Benchmarks; ``./soiree bench NAME`` runs one (see bench/README.md)."""
