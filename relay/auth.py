@@ -1,17 +1,26 @@
 """Who is connecting: identity from the WebSocket upgrade request (DESIGN §3, app/identity.py).
 
-Sandstorm mode trusts the bridge's ``X-Sandstorm-*`` headers. Standalone mode accepts a relay
-ticket signed by the Uro API (``?ticket=`` or ``Authorization``), verified offline, or a Uro
-access token (``?token=`` or ``Authorization``, raw or ``Bearer``), verified by asking the API
-on loopback for the token's profile.
+Sandstorm mode trusts the bridge's ``X-Sandstorm-*`` headers for who the player is and what
+they may do; the name others see comes from the player's account in the Uro API (the one they
+set with ``PUT /api/v1/profile``), because keys made for sharing all carry "Anonymous User"
+(research/sandstorm.md §4.5). Standalone mode accepts a relay ticket signed by the Uro API
+(``?ticket=`` or ``Authorization``), verified offline, or a Uro access token (``?token=`` or
+``Authorization``, raw or ``Bearer``), verified by asking the API for the token's profile.
+
+Both ask the same loopback ``GET /api/v1/profile``; a token's identity depends on the answer,
+a Sandstorm player's name only falls back to the bridge's when the API does not answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import trio
 
 from app.config import LOOPBACK, Config
 from app.identity import (
@@ -26,7 +35,11 @@ from app.identity import (
 )
 from relay.http import HttpError
 
-PROFILE_TIMEOUT = 5.0
+log = logging.getLogger("relay.auth")
+
+PROFILE_TIMEOUT = 5.0  # a Uro token: nobody gets in without the answer
+NAME_WAIT = 2.0  # a Sandstorm player's name: after this the bridge's name is used
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError)  # a profile of an unexpected shape
 
 
 def _bearer(value: str) -> str:
@@ -44,6 +57,7 @@ class Authenticator:
     def __init__(self, config: Config, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.client = client
+        self._own_client = client is None
         self._ticket_key: bytes | None = None
 
     def _key(self) -> bytes:
@@ -51,17 +65,49 @@ class Authenticator:
             self._ticket_key = load_secret(self.config.secrets_dir, "ticket.key")
         return self._ticket_key
 
+    async def aclose(self) -> None:
+        if self._own_client and self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
     async def identify(self, headers: list[tuple[str, str]], query: dict[str, str]) -> Identity:
         """The identity of an upgrade request, or HttpError 401/403/503."""
         if self.config.mode == "sandstorm":
             identity = from_sandstorm_headers(headers)
             if identity is None:
                 raise HttpError(401, "no Sandstorm identity on the request")
+            if identity.can_play:
+                identity = await self._with_account_name(identity, headers)
         else:
             identity = await self._standalone(dict(headers), query)
         if not identity.can_play:
             raise HttpError(403, "this identity may not play")
         return identity
+
+    async def _profile(self, headers: Mapping[str, str], timeout: float) -> httpx.Response:
+        """The API's answer to ``GET /api/v1/profile`` for these credentials (raises httpx.HTTPError)."""
+        if self.client is None:
+            # One client for the process: making one costs ~20 ms of CPU (its TLS context), too
+            # much for every connection. Loopback only: never through a proxy the environment names.
+            self.client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=8))
+        url = f"http://{LOOPBACK}:{self.config.api_port}/api/v1/profile"
+        return await self.client.get(url, headers=dict(headers), timeout=timeout)
+
+    async def _with_account_name(self, identity: Identity, headers: list[tuple[str, str]]) -> Identity:
+        """The identity with the display name of the player's account, the same the API sees for
+        the same headers; the bridge's name when the API does not answer within NAME_WAIT."""
+        forwarded = {k: v for k, v in headers if k.lower().startswith("x-sandstorm-")}
+        account: Identity | None = None
+        with trio.move_on_after(NAME_WAIT):
+            try:
+                response = await self._profile(forwarded, NAME_WAIT)
+                if response.status_code == 200:
+                    account = _profile_identity(response.json())
+            except (httpx.HTTPError, *MALFORMED) as exc:
+                log.info("no account name for %s: %s", identity.user_id, exc)
+        if account is None or account.user_id != identity.user_id:
+            return identity
+        return dataclasses.replace(identity, name=account.name)
 
     async def _standalone(self, headers: dict[str, str], query: dict[str, str]) -> Identity:
         authorization = _bearer(headers.get("authorization", ""))
@@ -77,17 +123,8 @@ class Authenticator:
         return await self._verify_token(token)
 
     async def _verify_token(self, token: str) -> Identity:
-        url = f"http://{LOOPBACK}:{self.config.api_port}/api/v1/profile"
         try:
-            if self.client is not None:
-                response = await self.client.get(
-                    url, headers={"authorization": token}, timeout=PROFILE_TIMEOUT
-                )
-            else:
-                async with httpx.AsyncClient() as client:
-                    response = await client.get(
-                        url, headers={"authorization": token}, timeout=PROFILE_TIMEOUT
-                    )
+            response = await self._profile({"authorization": token}, PROFILE_TIMEOUT)
         except httpx.HTTPError:
             raise HttpError(503, "the account service could not be reached") from None
         if response.status_code in (401, 403, 404):
@@ -96,7 +133,7 @@ class Authenticator:
             raise HttpError(503, f"the account service answered {response.status_code}")
         try:
             return _profile_identity(response.json())
-        except (ValueError, KeyError, TypeError):
+        except MALFORMED:
             raise HttpError(503, "the account service answered something unexpected") from None
 
 

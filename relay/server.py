@@ -125,10 +125,14 @@ class RelayServer:
         """Serve the WebSocket port and tick until cancelled; reports the bound port."""
         listeners = await trio.open_tcp_listeners(self.config.relay_port, host=LOOPBACK)
         port = listeners[0].socket.getsockname()[1]  # type: ignore[attr-defined]
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(trio.serve_listeners, self.handle, listeners)
-            nursery.start_soon(self._ticker)
-            task_status.started(port)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.serve_listeners, self.handle, listeners)
+                nursery.start_soon(self._ticker)
+                task_status.started(port)
+        finally:
+            with trio.move_on_after(1.0, shield=True):
+                await self.auth.aclose()
 
     async def _ticker(self) -> None:
         interval = self.settings.tick_interval

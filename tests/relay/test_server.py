@@ -160,17 +160,25 @@ async def test_every_server_message_fits_a_stock_godot_client(relay: RunningRela
 async def test_client_close_1000_ends_the_session_other_drops_keep_it(relay: RunningRelay) -> None:
     a = await RawClient.connect(relay.port, f"/relay?ticket={relay.ticket('a')}")
     b = await RawClient.connect(relay.port, f"/relay?ticket={relay.ticket('b')}")
-    wa, wb = await a.hello(), await b.hello()
+    # The Godot addon's own close codes (PROTOCOL.md §11): 4100 dropped to reconnect, 4101 the
+    # relay sent something unreadable. Both are drops, not goodbyes.
+    c = await RawClient.connect(relay.port, f"/relay?ticket={relay.ticket('c')}")
+    d = await RawClient.connect(relay.port, f"/relay?ticket={relay.ticket('d')}")
+    wa, wb, wc, wd = await a.hello(), await b.hello(), await c.hello(), await d.hello()
     core = relay.server.core
     from wsproto.events import CloseConnection
 
     await a.stream.send_all(a.ws.send(CloseConnection(code=1000)))
     await a.closed()
     await b.stream.aclose()  # no close frame: a dropped connection
+    for client, code in ((c, 4100), (d, 4101)):
+        await client.stream.send_all(client.ws.send(CloseConnection(code=code, reason="client")))
+        assert (await client.closed())[0] == code  # the relay answers the close with its code
+    kept = (wb.member, wc.member, wd.member)
     with trio.fail_after(10):
-        while wa.member in core.sessions or core.sessions[wb.member].connected:
+        while wa.member in core.sessions or any(core.sessions[m].connected for m in kept):
             await trio.sleep(0.01)
-    assert wb.member in core.sessions  # in its grace window
+    assert all(m in core.sessions for m in kept)  # in their grace window
 
 
 async def test_updates_flow_between_raw_clients(relay: RunningRelay) -> None:

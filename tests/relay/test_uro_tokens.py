@@ -1,9 +1,10 @@
-"""The relay with the real Uro API: Uro tokens and API-issued tickets open the relay; the API
-lists the relay's rooms as shards."""
+"""The relay with the real Uro API: Uro tokens and API-issued tickets open the relay, under the
+account's name; the API lists the relay's rooms as shards."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from uro_shim.sessions import host_key_text
 from uro_shim.settings import STOCK_CLIENT_SIGNUP_KEY
 
 from app.identity import load_secret
+from relay.client import open_relay
 from tests.relay.conftest import RunningRelay, StartRelay
-from tests.relay.raw import RawClient, Rejected
+from tests.relay.raw import RawClient, Rejected, http_get
 from tests.support.net import free_port
 from tests.uro_shim.conftest import UroServer, server_env
 from tests.uro_shim.godot import GodotUro
@@ -22,17 +24,29 @@ PASSWORD = "correct horse battery"
 UroAndRelay = tuple[UroServer, RunningRelay]
 
 
-@pytest.fixture
-def uro_with_relay_port(tmp_path: Path, database_url: str) -> Iterator[tuple[UroServer, int]]:
+@contextmanager
+def running_uro(
+    tmp_path: Path, database_url: str, mode: str = "standalone"
+) -> Iterator[tuple[UroServer, int]]:
     """A real uro-shim process that looks for the relay's admin endpoint on a port chosen here."""
     admin_port = free_port()
-    env = server_env(tmp_path / "uro-var", database_url, SOIREE_RELAY_ADMIN_PORT=str(admin_port))
+    env = server_env(
+        tmp_path / "uro-var", database_url, SOIREE_RELAY_ADMIN_PORT=str(admin_port), SOIREE_MODE=mode
+    )
     server = UroServer(
         f"http://127.0.0.1:{env['SOIREE_API_PORT']}", tmp_path / "uro-var", env, tmp_path / "uro.log"
     )
     server.start()
-    yield server, admin_port
-    server.stop()
+    try:
+        yield server, admin_port
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def uro_with_relay_port(tmp_path: Path, database_url: str) -> Iterator[tuple[UroServer, int]]:
+    with running_uro(tmp_path, database_url) as running:
+        yield running
 
 
 def player(uro: UroServer, name: str) -> GodotUro:
@@ -119,3 +133,28 @@ async def test_tokens_cannot_be_checked_while_the_api_is_down(
     with pytest.raises(Rejected) as err:
         await RawClient.connect(relay.port, f"/relay?token={erin.access_token}")
     assert err.value.status == 503
+
+
+async def test_an_invite_redeemed_with_a_name_shows_that_name_in_the_relay(
+    uro_and_relay: UroAndRelay,
+) -> None:
+    uro, relay = uro_and_relay
+    the_host = await trio.to_thread.run_sync(host, uro)
+    invite = (
+        await trio.to_thread.run_sync(lambda: the_host.request("POST", "/invites", {"label": "for Ada"}))
+    ).json()["data"]["invite"]
+    ada = GodotUro(uro.client())
+    redeemed = await trio.to_thread.run_sync(
+        lambda: ada.request(
+            "POST", "/invites/redeem", {"code": invite["code"], "display_name": "Ada Lovelace"}, token=None
+        )
+    )
+    ada.keep_session(redeemed)
+    ticket = (await trio.to_thread.run_sync(lambda: ada.request("POST", "/tickets"))).json()["data"]["ticket"]
+    # Both ways in, a ticket (what the Godot addon uses) and the token itself, carry the name.
+    for credentials in ({"ticket": ticket}, {"token": ada.access_token}):
+        async with open_relay(relay.url, **credentials) as client:
+            await client.join("lobby")
+            status, room = await http_get(relay.admin_port, "/rooms/lobby")
+            assert status == 200
+            assert [m["name"] for m in room["members"]] == ["Ada Lovelace"], credentials
