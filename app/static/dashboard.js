@@ -283,8 +283,8 @@ function renderRooms(rooms) {
 }
 
 function renderRoom(room) {
-  // Players with the same name (in a grain, everyone with a shared key is "Anonymous User")
-  // are told apart by their member number.
+  // Players with the same name (in a grain, everyone whose client gave no name with a shared key
+  // is "Anonymous User") are told apart by their member number.
   const counts = new Map();
   for (const m of room.members) counts.set(m.name, (counts.get(m.name) || 0) + 1);
   const names = new Map(room.members.map((m) => [m.id, counts.get(m.name) > 1 ? `${m.name} #${m.id}` : m.name]));

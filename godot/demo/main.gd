@@ -114,7 +114,7 @@ func _join() -> void:
 
 func _open_client(link_text: String) -> SoireeClient:
 	var client := SoireeClient.new()
-	client.display_name = _player_name()
+	client.display_name = _name_edit.text.strip_edges()  # what the others and the host will see
 	add_child(client)
 	client.connection_failed.connect(_say)
 	var problem := client.open(link_text)
@@ -124,9 +124,12 @@ func _open_client(link_text: String) -> SoireeClient:
 	return client
 
 
+# The avatar's label: the name typed, else the one the party knows this player by.
 func _player_name() -> String:
 	var text := _name_edit.text.strip_edges()
-	return text if not text.is_empty() else "Guest %d" % (randi() % 1000)
+	if text.is_empty():
+		text = party.room(room_name).member_name(party.member_id)
+	return text if not text.is_empty() else "Guest"
 
 
 # The avatar walked into the ring: join the other party, hand the avatar over, leave this one.

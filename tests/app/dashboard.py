@@ -65,6 +65,29 @@ def no_horizontal_scroll() -> str:
     return "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
 
+GRAIN = "#grain"  # the iframe holding the grain's UI in the stand-in for Sandstorm's shell
+
+
+async def make_key(page: Page, name: str, count: int) -> None:
+    """The host, in the grain's dashboard framed by the shell, makes a key for a friend; `count`
+    is how many keys the page shows afterwards."""
+    await page.type("#invite-name", name, iframe=GRAIN)
+    await page.click("#invite-form button[type=submit]", iframe=GRAIN)
+    await page.wait_for(
+        f"document.querySelectorAll('#invite-results iframe.offer').length === {count}",
+        iframe=GRAIN,
+        what=f"the key for {name}",
+    )
+
+
+def member_names(count: int) -> str:
+    """JavaScript: the names in the members table once it lists `count` members, else false."""
+    return (
+        "(() => { const n = [...document.querySelectorAll('#members tbody .name')]"
+        f".map(e => e.textContent); return n.length === {count} && n; }})()"
+    )
+
+
 @dataclass
 class StandaloneParty:
     """The whole party server run by launcher.sh (supervisord, Caddy, PostgreSQL, API, relay, app)."""

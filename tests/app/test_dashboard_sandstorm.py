@@ -17,15 +17,23 @@ import trio
 from app.database import build_template
 from relay.client import open_relay
 from relay.protocol import Rule
-from tests.app.dashboard import DESKTOP, PHONE, map_object, member_row, no_horizontal_scroll, screenshot
-from tests.support.browser import Page, open_browser
+from tests.app.dashboard import (
+    DESKTOP,
+    GRAIN,
+    PHONE,
+    make_key,
+    map_object,
+    member_names,
+    member_row,
+    no_horizontal_scroll,
+    screenshot,
+)
+from tests.support.browser import open_browser
 from tests.support.grain import HOST_USER_ID, Grain
 from tests.support.shell import Shell
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-
-GRAIN = "#grain"  # the shell's iframe holding the grain's UI
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +52,6 @@ def grain() -> Iterator[tuple[Grain, Shell]]:
         g.kill()
         shell.stop()
         shutil.rmtree(var, ignore_errors=True)
-
-
-async def make_key(page: Page, name: str, count: int) -> None:
-    await page.type("#invite-name", name, iframe=GRAIN)
-    await page.click("#invite-form button[type=submit]", iframe=GRAIN)
-    await page.wait_for(
-        f"document.querySelectorAll('#invite-results iframe.offer').length === {count}",
-        iframe=GRAIN,
-        what=f"the key for {name}",
-    )
 
 
 async def test_the_host_makes_keys_through_sandstorm_and_a_player_joins_with_one(
@@ -118,10 +116,7 @@ async def test_the_host_makes_keys_through_sandstorm_and_a_player_joins_with_one
             )
             # Keys made for sharing carry no Sandstorm name: the dashboard tells the two apart.
             shown_names = await page.wait_for(
-                "(() => { const n = [...document.querySelectorAll('#members tbody .name')]"
-                ".map(e => e.textContent); return n.length === 2 && n; })()",
-                iframe=GRAIN,
-                what="both players in the members table",
+                member_names(2), iframe=GRAIN, what="both players in the members table"
             )
             assert sorted(shown_names) == sorted(f"Anonymous User #{m}" for m in (ada.member, bo.member))
             await screenshot(page, "sandstorm-dashboard-in-the-shell")

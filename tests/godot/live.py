@@ -2,14 +2,17 @@
 
 Players authenticate with relay tickets signed by `app.identity.sign_ticket` with the relay's
 own `secrets/ticket.key` (in the test's var directory), as the Uro API signs them; the tickets
-live long enough for reconnections within a test.
+live long enough for reconnections within a test. `standalone_party` and `sandstorm_party` add
+the real Uro-compatible API and a front door, and in Sandstorm's case the stand-in bridge.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -23,8 +26,10 @@ import httpx
 import trio
 
 from app.identity import PERM_PLAY, Identity, load_secret, sign_ticket
+from tests.support.bridge import Bridge
 from tests.support.godot_engine import GodotRun
 from tests.support.net import free_port, wait_for_port
+from tests.support.uro import UroServer, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKET_TTL = 600.0
@@ -156,7 +161,8 @@ CADDYFILE = """{{
 	auto_https off
 	persist_config off
 }}
-http://127.0.0.1:{front} {{
+http://:{front} {{
+	bind 127.0.0.1
 	log {{
 		output file {log}
 		format json
@@ -214,8 +220,6 @@ def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
     The engine runs in a page served from another origin than the party, as a web export hosted
     elsewhere would: the API's own CORS answers let it in.
     """
-    from tests.support.uro import UroServer, server_env
-
     with live_relay(var) as relay:
         env = server_env(var, database_url)
         api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
@@ -236,26 +240,6 @@ def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
                 yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log")
             finally:
                 api.stop()
-
-
-BRIDGE_CADDYFILE = """{{
-	admin off
-	auto_https off
-	persist_config off
-}}
-http://127.0.0.1:{front} {{
-	@token path_regexp token ^/\\.sandstorm-token/([^/]+)(/.*)$
-	handle @token {{
-		rewrite * {{re.token.2}}
-		reverse_proxy 127.0.0.1:{relay} {{
-			header_up X-Sandstorm-Tab-Id {{re.token.1}}
-			header_up X-Sandstorm-Permissions play
-			header_up X-Sandstorm-Username {{re.token.1}}
-		}}
-	}}
-	respond "no token" 401
-}}
-"""
 
 
 @contextmanager
@@ -287,18 +271,52 @@ def caddy(var: Path, config: str) -> Iterator[None]:
         process.wait(timeout=20)
 
 
-@contextmanager
-def sandstorm_party(var: Path) -> Iterator[str]:
-    """A relay in Sandstorm mode behind a stand-in for sandstorm-http-bridge; yields the base of
-    webkeys (`http://127.0.0.1:<port>`, add `#<token>`).
+@dataclass
+class SandstormParty:
+    """A grain's parts in Sandstorm mode (relay and Uro-compatible API behind a front door), with
+    the stand-in for sandstorm-http-bridge and the gateway in front (tests/support/bridge.py)."""
 
-    Sandstorm itself cannot run here. The stand-in does what the gateway and the bridge do with an
-    API token in the path form (shared/research/sandstorm.md §4.2-4.3): strip
-    `/.sandstorm-token/<token>` and send `X-Sandstorm-*` headers (the tab id is stable per token,
-    as Sandstorm's is).
-    """
-    with live_relay(var, env={"SOIREE_MODE": "sandstorm"}) as relay:
-        front = free_port()
-        with caddy(var, BRIDGE_CADDYFILE.format(front=front, relay=relay.port)):
-            wait_for_port(front, timeout=60)
-            yield f"http://127.0.0.1:{front}"
+    bridge: Bridge
+    relay: LiveRelay
+    api: UroServer
+
+    def webkey(self, token: str) -> str:
+        """A webkey for the player role made for sharing, as the host's dashboard has Sandstorm
+        make one: the bridge says "Anonymous User" for it (shared/research/sandstorm.md §4.5)."""
+        return self.bridge.add_token(token, ("play",))
+
+    def display_names(self) -> dict[str, str]:
+        """Account id -> display name, as the grain's host sees them in the API."""
+        host = {"X-Sandstorm-Tab-Id": "h" * 32, "X-Sandstorm-Permissions": "host,play"}
+        answer = httpx.get(self.api.base_url + "/api/v1/users", headers=host, timeout=30)
+        answer.raise_for_status()
+        return {u["id"]: u["display_name"] for u in answer.json()["data"]["users"]}
+
+
+@contextmanager
+def sandstorm_party(var: Path, database_url: str) -> Iterator[SandstormParty]:
+    """`python -m relay` and `python -m uro_shim` in Sandstorm mode behind Caddy, and the
+    stand-in for sandstorm-http-bridge in front: webkeys (`party.webkey(token)`) work as they do
+    on a Sandstorm server, the token in the path for web exports (§4.2-4.3), and the bridge
+    answers CORS preflights for the API as Sandstorm does. Sandstorm itself cannot run here."""
+    env = server_env(var, database_url, SOIREE_MODE="sandstorm")
+    relay_env = {"SOIREE_MODE": "sandstorm", "SOIREE_API_PORT": env["SOIREE_API_PORT"]}
+    with live_relay(var, env=relay_env) as relay:
+        env["SOIREE_RELAY_ADMIN_PORT"] = str(relay.admin_port)
+        api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
+        front_port = free_port()
+        config = CADDYFILE.format(
+            front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
+        )
+        with caddy(var, config):
+            bridge = None
+            try:
+                api.start()
+                wait_for_port(front_port, timeout=60)
+                new_socket = functools.partial(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+                bridge = Bridge(new_socket, app_port=front_port).start()
+                yield SandstormParty(bridge, relay, api)
+            finally:
+                if bridge is not None:
+                    bridge.stop()
+                api.stop()

@@ -32,6 +32,16 @@ async def test_a_player_joins_with_an_invite_and_reconnects_with_a_fresh_ticket(
         assert party.requests_to("/api/v1/invites/redeem") == 1
         assert party.requests_to("/api/v1/tickets") == 2  # one per connection
 
+        # The link again, with another name: the same account, renamed by the redemption itself.
+        again = await run_scenario_async(
+            "live_invite", link=invite["link"], name="Ada Lovelace", expect="join"
+        )
+        assert passed(again), again.describe()
+        [rejoined] = lines_starting(again, "joined as ")
+        assert rejoined.startswith("joined as Ada Lovelace, member ")
+        assert party.requests_to("/api/v1/invites/redeem") == 2
+        assert party.requests_to("/api/v1/profile", "PUT") == 0  # webkeys only
+
 
 async def test_a_revoked_or_unknown_invite_is_refused_with_the_hosts_words(
     tmp_path: Path, database_url: str

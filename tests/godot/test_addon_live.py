@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 import trio
 
+from app.identity import sandstorm_user_id
 from tests.godot.addon import lines_starting, passed, run_scenario_async, scenario_run
 from tests.godot.live import LiveRelay, live_relay, sandstorm_party, start_and_wait_for
+from tests.support.bridge import tab_id_for_token
 from tests.support.godot_engine import GodotResult
 
 pytestmark = [
@@ -186,40 +188,55 @@ async def test_the_client_answers_pings_and_stays_connected(tmp_path: Path) -> N
     assert any(isinstance(latency, float) for latency in latencies), latencies
 
 
-async def test_two_players_join_with_sandstorm_webkeys(tmp_path: Path) -> None:
-    # A web export puts the token in the path; the same key reconnecting is the same player, so
-    # the session resumes. (The stand-in bridge names each player after their token.)
-    with sandstorm_party(tmp_path / "grain") as webkey_base:
+async def test_two_players_join_with_sandstorm_webkeys_under_the_names_they_gave(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Keys made for sharing carry no name ("Anonymous User"): each client puts the player's name
+    # on their account through the key (the token in the path, as web exports do) before joining,
+    # and the relay names them after it. The same key reconnecting is the same player, so the
+    # session resumes.
+    with sandstorm_party(tmp_path / "grain", database_url) as party:
+        webkeys = {name: party.webkey(f"key-of-{name}") for name in ("alice", "bob")}
+        common = {"now_ms": int(time.time() * 1000)}
         results = await run_together(
             {
                 "alice": (
                     "live_pair",
                     {
-                        "url": f"{webkey_base}#alice",
+                        "url": webkeys["alice"],
                         "name": "alice",
+                        "display_name": "alice",
                         "peer": "bob",
                         "z": 1,
                         "peer_z": 2,
                         "reconnect": 1,
-                        "now_ms": int(time.time() * 1000),
+                        **common,
                     },
                 ),
                 "bob": (
                     "live_pair",
                     {
-                        "url": f"{webkey_base}#bob",
+                        "url": webkeys["bob"],
                         "name": "bob",
+                        "display_name": "bob",
                         "peer": "alice",
                         "z": 2,
                         "peer_z": 1,
-                        "now_ms": int(time.time() * 1000),
+                        **common,
                     },
                 ),
             }
         )
+        accounts = await trio.to_thread.run_sync(party.display_names)
+        relay_log = party.relay.log_text()
     assert_passed(results)
     assert lines_starting(results["alice"], "resumed as member ")
+    # Bob knew Alice by the name she gave (the relay's MEMBER_JOINED), and she him.
     assert "saw alice leave" in results["bob"].stdout
+    for name in ("alice", "bob"):
+        assert accounts[sandstorm_user_id("tab:" + tab_id_for_token(f"key-of-{name}"))] == name
+        assert f"connection from {name} (sandstorm)" in relay_log
+    assert "Anonymous User" not in relay_log
 
 
 async def test_after_a_relay_restart_the_client_comes_back_and_respawns_its_avatar(relay: LiveRelay) -> None:

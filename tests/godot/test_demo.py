@@ -1,5 +1,6 @@
 """The demo project (godot/): self-contained, and playable by two scripted players in real
-engines against live relays: avatars, the ball (Allow), the lamp (Ask), the portal."""
+engines against live relays: avatars, the ball (Allow), the lamp (Ask), the portal; with a
+Sandstorm key, the name the player typed is the one the party shows."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 import trio
 
+from app.identity import sandstorm_user_id
 from tests.godot.addon import DEMO
-from tests.godot.live import live_relay, start_and_wait_for
+from tests.godot.live import live_relay, sandstorm_party, start_and_wait_for
+from tests.support.bridge import tab_id_for_token
 from tests.support.godot_engine import GodotResult, project_run, run_godot_project, run_godot_project_async
 from tests.support.godot_project import project_files
 
@@ -82,3 +85,22 @@ async def test_two_players_ball_lamp_and_portal(tmp_path: Path) -> None:
     assert "Ada left" in bo_said  # her avatar went through the portal...
     assert any(line.startswith("arrived in the other party as member ") for line in ada_said)  # ...to B
     assert set(focuses) == {"Ada", "Bo"}, focuses
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("godot_engine")
+async def test_with_a_sandstorm_key_the_party_shows_the_name_the_player_typed(
+    tmp_path: Path, database_url: str
+) -> None:
+    with sandstorm_party(tmp_path / "grain", database_url) as party:
+        run = project_run(
+            DEMO, [f"link={party.webkey('zoes-key')}", "name=Zoë Liddell", "steps=wait:120,quit"]
+        )
+        async with trio.open_nursery() as nursery:
+            await start_and_wait_for(run, "demo: joined lobby as member 1", nursery)
+            lobby = await trio.to_thread.run_sync(party.relay.admin, "/rooms/lobby")
+            accounts = await trio.to_thread.run_sync(party.display_names)
+            nursery.cancel_scope.cancel()  # the engine is torn down
+    # The key was made for sharing: Sandstorm calls its holder "Anonymous User".
+    assert [m["name"] for m in lobby["members"]] == ["Zoë Liddell"]
+    assert accounts[sandstorm_user_id("tab:" + tab_id_for_token("zoes-key"))] == "Zoë Liddell"

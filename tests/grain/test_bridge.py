@@ -110,6 +110,26 @@ def test_status_codes_are_mapped_like_sandstorms(bridge: Bridge, app_status: int
     assert map_status(302) == 302 and map_status(203) == 500
 
 
+def test_cors_preflights_on_api_sessions_are_answered_by_the_bridge(bridge: Bridge) -> None:
+    bridge.add_token("tok-cors", ("play",))
+    response = httpx.request(
+        "OPTIONS",
+        bridge.url + "/.sandstorm-token/tok-cors/api/v1/profile",
+        headers={
+            "Origin": "http://game.example",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        trust_env=False,
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "PUT" in response.headers["access-control-allow-methods"].split(", ")
+    assert response.headers["access-control-allow-headers"] == "content-type"
+    assert response.content == b""  # answered by the bridge itself, not by the app (which has no OPTIONS)
+
+
 def test_request_bodies_reach_the_app(bridge: Bridge) -> None:
     bridge.add_token("tok", ("play",))
     response = httpx.post(

@@ -11,6 +11,10 @@ It behaves as research/sandstorm.md §4 describes the real pair:
   and so are cookies on API requests.
 - Response status codes outside Sandstorm's table are mapped: other 4xx become 400 (so 401 and
   429 do), other 5xx become 500. Only whitelisted response headers reach the client.
+- A CORS preflight (``OPTIONS``) on an API session is answered as Sandstorm's gateway answers
+  it (``WebSessionBridge::addStandardApiOptions`` in web-session-bridge.c++): any origin, the
+  headers asked for, the standard methods. The real bridge passes the request on to the app
+  too but keeps only a ``DAV`` header of its answer, which this app never sends.
 - WebSocket upgrades are forwarded with the bridge's fixed dummy key; after the handshake the
   bytes are pumped both ways. (The real gateway re-frames messages and answers pings itself.)
 
@@ -46,6 +50,7 @@ WHITELISTED_REQUEST_HEADERS = frozenset({"x-requested-with", "x-csrftoken", "x-c
 PASSED_RESPONSE_HEADERS = frozenset(
     {"content-type", "content-encoding", "content-language", "content-disposition", "etag", "location"}
 )
+STANDARD_API_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 API_RESPONSE_HEADERS = (
     ("access-control-allow-origin", "*"),
     ("vary", "Authorization"),
@@ -194,6 +199,9 @@ class Bridge:
                 break
             else:
                 return
+        if request.method == b"OPTIONS" and not session.ui:
+            await respond(conn, client, 200, b"", api_preflight_headers(headers))
+            return
         upgrade = header(headers, "upgrade").lower() == "websocket"
         path = (self.api_path if not session.ui else "/") + target.lstrip("/")
         app_headers = self.request_headers(session, headers, body, upgrade)
@@ -366,6 +374,18 @@ class Bridge:
 
 def header(headers: list[tuple[str, str]], name: str) -> str:
     return next((v for k, v in headers if k == name), "")
+
+
+def api_preflight_headers(client: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """What Sandstorm answers to a CORS preflight on an API host: "really totally OK"."""
+    out = [("access-control-allow-origin", "*"), ("access-control-max-age", "3600")]
+    requested = header(client, "access-control-request-headers")
+    if requested:
+        out.append(("access-control-allow-headers", requested))
+    method = header(client, "access-control-request-method")
+    methods = f"{STANDARD_API_METHODS}, {method}" if method else STANDARD_API_METHODS
+    out.append(("access-control-allow-methods", methods))
+    return out
 
 
 def extract_token(headers: list[tuple[str, str]], target: str) -> tuple[str | None, str]:

@@ -13,8 +13,8 @@ extends SoireeSession
 ## (same member id, rooms and objects) within the relay's grace window. Several clients may run
 ## at once, one per party (portals).
 
-## IDLE, AUTHORIZING (redeeming an invite, fetching a ticket), CONNECTING, CONNECTED (welcomed),
-## RETRYING (waiting before the next attempt) or CLOSED.
+## IDLE, AUTHORIZING (setting the player's name, redeeming an invite, fetching a ticket),
+## CONNECTING, CONNECTED (welcomed), RETRYING (waiting before the next attempt) or CLOSED.
 signal connection_state_changed(state: int)
 ## The client gave up: a bad link, a refused invite, the host removed this player, or too many
 ## failed attempts. `message` is written for the player.
@@ -37,8 +37,13 @@ const CLOSE_UNREADABLE := 4101
 const FINAL_CODES := [4001, 4002, 4003, 4006]
 ## Relay messages are at most 64 KiB but several may arrive in one frame (snapshots).
 const BUFFER_SIZE := 1 << 20
+## Where the party's API keeps the player's name (uro-shim/COMPATIBILITY.md).
+const PROFILE_PATH := "/api/v1/profile"
 
-## The display name an invite creates the player's account with (invites only, first use).
+## The name the other players (and the host's dashboard) see; "" keeps the one the party has.
+## Sandstorm webkeys: set on the player's account before connecting, because Sandstorm gives
+## keys made for sharing no name ("Anonymous User"). Invite links: given when the invite is
+## redeemed, which names the account. Relay URLs: not used (the ticket or token names the player).
 @export var display_name := ""
 ## Failed connections in a row before giving up (connection_failed).
 @export var max_attempts := 8
@@ -69,6 +74,7 @@ var _next_ping_ms := 0
 var _connect_deadline_ms := 0
 var _access_token := ""
 var _invite_refused := false
+var _name_settled := false  # display_name is on the account, or the party refused it
 
 
 ## Starts connecting to the party a pasted link names. Returns "" or, for a link that cannot be
@@ -85,6 +91,7 @@ func open(link_text: String) -> String:
 	_attempt = 0
 	_access_token = ""
 	_invite_refused = false
+	_name_settled = false
 	_generation += 1
 	_connect()
 	return ""
@@ -182,6 +189,11 @@ func _connect() -> void:
 	var generation := _generation
 	_set_state(ConnectionState.AUTHORIZING)
 	var url := link.connect_url("", token_in_path)
+	if link.kind == Link.Kind.SANDSTORM and not _name_settled:
+		var where := link.api_endpoint(PROFILE_PATH, token_in_path)
+		await _put_display_name(where, link.handshake_headers(token_in_path))
+		if generation != _generation:
+			return
 	if link.kind == Link.Kind.INVITE:
 		url = await _invite_ticket_url()
 		if generation != _generation:
@@ -285,6 +297,23 @@ func _refusal_message(code: int, reason: String) -> String:
 	return "The party closed the connection (%d: %s)." % [code, reason]
 
 
+# Puts display_name on the player's account. When the party does not answer, the player
+# connects anyway (under the name the party has) and the name is tried again before the next
+# connection; the relay takes a name when a session starts.
+func _put_display_name(url: String, headers: PackedStringArray) -> void:
+	var wanted := display_name.strip_edges()
+	if wanted.is_empty():
+		_name_settled = true
+		return
+	var all := Array(headers) + ["Content-Type: application/x-www-form-urlencoded"]
+	var body := "display_name=" + wanted.uri_encode()
+	var answer: Dictionary = await _request(HTTPClient.METHOD_PUT, url, body, all)
+	var code: int = answer["code"]
+	_name_settled = code != 0 and code < 500
+	if code != 200:
+		push_warning("Soirée: the name %s was not set: %s" % [wanted, answer["error"]])
+
+
 # --- standalone parties: invite -> session -> ticket -----------------------------------------
 
 
@@ -323,13 +352,16 @@ func _redeem_invite() -> bool:
 	return false
 
 
-# {"code": HTTP status (0: no answer), "data": the answer's "data" or null, "error": String}
 func _post(path: String, body: String, headers: Array) -> Dictionary:
+	return await _request(HTTPClient.METHOD_POST, link.api_url + path, body, headers)
+
+
+# {"code": HTTP status (0: no answer), "data": the answer's "data" or null, "error": String}
+func _request(method: int, url: String, body: String, headers: Array) -> Dictionary:
 	var http := HTTPRequest.new()
 	http.timeout = 15.0
 	add_child(http)
-	var url := link.api_url + path
-	var error := http.request(url, PackedStringArray(headers), HTTPClient.METHOD_POST, body)
+	var error := http.request(url, PackedStringArray(headers), method, body)
 	var answer := {"code": 0, "data": null, "error": ""}
 	if error != OK:
 		answer["error"] = "Could not ask the party at %s (%s)." % [link.api_url, error_string(error)]
@@ -341,7 +373,11 @@ func _post(path: String, body: String, headers: Array) -> Dictionary:
 		answer["error"] = "Could not reach the party at %s: is it running?" % link.api_url
 		return answer
 	answer["code"] = reply[1]
-	var json: Variant = JSON.parse_string(reply[3].get_string_from_utf8())
+	# Not every answer is JSON (Sandstorm's own refusals are text): JSON.parse() stays quiet.
+	var parser := JSON.new()
+	var json: Variant = null
+	if parser.parse(reply[3].get_string_from_utf8()) == OK:
+		json = parser.data
 	if json is Dictionary:
 		answer["data"] = json.get("data")
 	answer["error"] = _api_error(json, reply[1])

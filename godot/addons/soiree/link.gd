@@ -3,8 +3,9 @@ extends RefCounted
 ## What a player pastes to join a party, understood. Three kinds of link:
 ##
 ## - a Sandstorm webkey, `https://api-<id>.<host>#<token>`: the grain's API host and a token. The
-##   relay is at `/relay` on that host; the token goes in an `Authorization: Bearer` header, or
-##   in the path (`/.sandstorm-token/<token>/relay`) where headers cannot be sent (web exports).
+##   relay is at `/relay` on that host, the party's API at `/api/v1/...`; the token goes in an
+##   `Authorization: Bearer` header, or in the path (`/.sandstorm-token/<token>/relay`) where
+##   headers cannot be sent (web exports).
 ## - a standalone invite, `http(s)://<host>[:port]/invite/<code>`: redeemed at the party's API
 ##   for a session, which then gives a relay ticket (and the relay's URL) before each connection.
 ## - a relay URL, `ws(s)://<host>[:port]/relay`, used as it is (a `?ticket=` or `?token=` in it
@@ -66,11 +67,23 @@ func connect_url(ticket := "", token_in_path := OS.has_feature("web")) -> String
 	return url
 
 
-## The handshake headers for connect_url() with the same `token_in_path`.
+## The handshake headers for connect_url() with the same `token_in_path`; also the headers of
+## a request to api_endpoint().
 func handshake_headers(token_in_path := OS.has_feature("web")) -> PackedStringArray:
 	if kind == Kind.SANDSTORM and not token_in_path:
 		return PackedStringArray(["Authorization: Bearer " + token])
 	return PackedStringArray()
+
+
+## The URL of a path of the party's API (`/api/v1/profile`), "" for relay URLs. A Sandstorm token
+## goes in the path with `token_in_path`, else in the header from `handshake_headers()`; invites
+## sign requests with their session's token instead.
+func api_endpoint(path: String, token_in_path := OS.has_feature("web")) -> String:
+	if api_url.is_empty():
+		return ""
+	if kind == Kind.SANDSTORM and token_in_path:
+		return "%s/.sandstorm-token/%s%s" % [api_url, token.uri_encode(), path]
+	return api_url + path
 
 
 ## The relay URL a ticket answer names: absolute ws(s)://, http(s):// or root-relative ("/relay",

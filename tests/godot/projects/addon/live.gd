@@ -8,9 +8,11 @@ const P := preload("res://addons/soiree/protocol.gd")
 var events_seen: Array[String] = []
 
 
-## A connected client that joined `room_name`, or null (with a failed check).
+## A connected client that joined `room_name`, or null (with a failed check). It asks the party
+## to show the player as args["display_name"] when given.
 func join_party(url: String, room_name := "lobby") -> SoireeClient:
 	var client := SoireeClient.new()
+	client.display_name = args.get("display_name", "")
 	add_child(client)
 	client.event_received.connect(_on_event)
 	var problem := client.open(url)

@@ -3,7 +3,8 @@ extends "res://scenario.gd"
 
 const Link := preload("res://addons/soiree/link.gd")
 
-# [pasted text, kind, relay URL, URL on the web, URL on desktop, desktop headers, API URL, room]
+# [pasted text, kind, relay URL, URL on the web, URL on desktop, desktop headers, API URL, room,
+#  the profile's URL on the web, on desktop]
 const GOOD := [
 	[
 		"https://api-0123abcd.sandstorm.example#tok_EN-1",
@@ -14,6 +15,8 @@ const GOOD := [
 		["Authorization: Bearer tok_EN-1"],
 		"https://api-0123abcd.sandstorm.example",
 		"",
+		"https://api-0123abcd.sandstorm.example/.sandstorm-token/tok_EN-1/api/v1/profile",
+		"https://api-0123abcd.sandstorm.example/api/v1/profile",
 	],
 	[
 		"  http://api-5.local.sandstorm.io:6090/#abc \n",
@@ -24,6 +27,8 @@ const GOOD := [
 		["Authorization: Bearer abc"],
 		"http://api-5.local.sandstorm.io:6090",
 		"",
+		"http://api-5.local.sandstorm.io:6090/.sandstorm-token/abc/api/v1/profile",
+		"http://api-5.local.sandstorm.io:6090/api/v1/profile",
 	],
 	[
 		"ws://127.0.0.1:9000/relay?ticket=abc&room=garden",
@@ -34,6 +39,8 @@ const GOOD := [
 		[],
 		"",
 		"garden",
+		"",
+		"",
 	],
 	[
 		"WSS://party.example",
@@ -44,6 +51,8 @@ const GOOD := [
 		[],
 		"",
 		"",
+		"",
+		"",
 	],
 	[
 		"ws://[::1]:8002/relay",
@@ -52,6 +61,8 @@ const GOOD := [
 		"ws://[::1]:8002/relay",
 		"ws://[::1]:8002/relay",
 		[],
+		"",
+		"",
 		"",
 		"",
 	],
@@ -101,6 +112,8 @@ func _check_good(case: Array) -> void:
 	check_equal(link.handshake_headers(false), PackedStringArray(case[5]), what + " headers")
 	check_equal(link.api_url, case[6], what + " API URL")
 	check_equal(link.room, case[7], what + " room")
+	check_equal(link.api_endpoint("/api/v1/profile", true), case[8], what + " web profile URL")
+	check_equal(link.api_endpoint("/api/v1/profile", false), case[9], what + " desktop profile URL")
 	check_equal(link.connect_url("", true), link.connect_url(), what + " default here is web")
 
 
@@ -110,6 +123,12 @@ func _check_invites() -> void:
 	check_equal(link.invite_code, "AbC-_12", "its code")
 	check_equal(link.api_url, "http://127.0.0.1:8000", "its API")
 	check_equal(link.relay_url, "", "no relay before a ticket names it")
+	for in_path in [true, false]:  # an invite's session token is a header, never in the path
+		check_equal(
+			link.api_endpoint("/api/v1/profile", in_path),
+			"http://127.0.0.1:8000/api/v1/profile",
+			"its profile URL"
+		)
 	check_equal(link.with_relay("/relay"), "ws://127.0.0.1:8000/relay", "a root-relative relay")
 	check_equal(link.with_relay("ws://10.0.0.2:8002/relay"), "ws://10.0.0.2:8002/relay", "absolute")
 	check_equal(
