@@ -68,6 +68,13 @@ def no_horizontal_scroll() -> str:
 GRAIN = "#grain"  # the iframe holding the grain's UI in the stand-in for Sandstorm's shell
 
 
+async def open_in_shell(page: Page, shell_url: str) -> None:
+    """The host opens the grain in Sandstorm's shell (a desktop window), at the dashboard."""
+    await page.set_viewport(*DESKTOP)
+    await page.navigate(shell_url + "/")
+    await page.wait_for("!!document.querySelector('#processes tbody tr')", iframe=GRAIN, what="the dashboard")
+
+
 async def make_key(page: Page, name: str, count: int) -> None:
     """The host, in the grain's dashboard framed by the shell, makes a key for a friend; `count`
     is how many keys the page shows afterwards."""

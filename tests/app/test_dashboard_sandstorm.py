@@ -18,7 +18,6 @@ from app.database import build_template
 from relay.client import open_relay
 from relay.protocol import Rule
 from tests.app.dashboard import (
-    DESKTOP,
     GRAIN,
     PHONE,
     make_key,
@@ -26,12 +25,12 @@ from tests.app.dashboard import (
     member_names,
     member_row,
     no_horizontal_scroll,
+    open_in_shell,
     screenshot,
 )
 from tests.support.browser import open_browser
 from tests.support.grain import HOST_USER_ID, Grain
-from tests.support.shell import Shell
-from tests.support.waiting import wait_until
+from tests.support.shell import Shell, grain_in_shell
 
 pytestmark = pytest.mark.slow
 
@@ -40,17 +39,10 @@ pytestmark = pytest.mark.slow
 def grain() -> Iterator[tuple[Grain, Shell]]:
     build_template()
     var = Path(tempfile.mkdtemp(prefix="soiree-var-"))
-    shell = Shell().start()
-    g = Grain(var / "var")
-    g.shell_url = shell.url
     try:
-        g.start().wait_ready()
-        shell.bridge = g.bridge
-        wait_until(lambda: g.part_ready("api") and g.part_ready("relay"), 180, "the API and the relay")
-        yield g, shell
+        with grain_in_shell(var / "var") as running:
+            yield running
     finally:
-        g.kill()
-        shell.stop()
         shutil.rmtree(var, ignore_errors=True)
 
 
@@ -59,11 +51,7 @@ async def test_the_host_makes_keys_through_sandstorm_and_a_player_joins_with_one
 ) -> None:
     g, shell = grain
     async with open_browser() as page:
-        await page.set_viewport(*DESKTOP)
-        await page.navigate(shell.url + "/")
-        await page.wait_for(
-            "!!document.querySelector('#processes tbody tr')", iframe=GRAIN, what="the dashboard"
-        )
+        await open_in_shell(page, shell.url)
         await make_key(page, "Ada", 1)
 
         # What the dashboard asked of Sandstorm: a webkey template, the player role, for sharing.

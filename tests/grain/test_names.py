@@ -14,28 +14,18 @@ import pytest
 import trio
 
 from relay.client import open_relay
-from tests.app.dashboard import DESKTOP, GRAIN, make_key, member_names, screenshot
+from tests.app.dashboard import GRAIN, make_key, member_names, open_in_shell, screenshot
 from tests.support.browser import open_browser
 from tests.support.grain import Grain
-from tests.support.shell import Shell
-from tests.support.waiting import wait_until
+from tests.support.shell import Shell, grain_in_shell
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def grain(var_dir: Path, postgres_template: Path) -> Iterator[tuple[Grain, Shell]]:
-    shell = Shell().start()
-    g = Grain(var_dir / "var")
-    g.shell_url = shell.url
-    try:
-        g.start().wait_ready()
-        shell.bridge = g.bridge
-        wait_until(lambda: g.part_ready("api") and g.part_ready("relay"), 180, "the API and the relay")
-        yield g, shell
-    finally:
-        g.kill()
-        shell.stop()
+    with grain_in_shell(var_dir / "var") as running:
+        yield running
 
 
 def name_through_key(g: Grain, token: str, name: str) -> httpx.Response:
@@ -53,11 +43,7 @@ async def test_a_player_who_gives_a_name_shows_under_it_on_the_hosts_dashboard(
 ) -> None:
     g, shell = grain
     async with open_browser() as page:
-        await page.set_viewport(*DESKTOP)
-        await page.navigate(shell.url + "/")
-        await page.wait_for(
-            "!!document.querySelector('#processes tbody tr')", iframe=GRAIN, what="the dashboard"
-        )
+        await open_in_shell(page, shell.url)
         await make_key(page, "Ada", 1)
         await make_key(page, "Bo", 2)
         ada_key, bo_key = shell.offers

@@ -22,14 +22,18 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests.support.bridge import Bridge
-from tests.support.grain import HOST_USER_ID
+from tests.support.grain import HOST_USER_ID, Grain
 from tests.support.pkgdef import load_pkgdef
+from tests.support.waiting import wait_until
 
 MEMO_SECONDS = 150.0
 
@@ -168,3 +172,21 @@ class Shell:
                 self.reply(200, json.dumps(shell.offer(body)), "application/json")
 
         return Handler
+
+
+@contextmanager
+def grain_in_shell(var: Path) -> Iterator[tuple[Grain, Shell]]:
+    """A grain on `var` framed by a stand-in shell, once its API and relay answer; SIGKILLed after."""
+    shell = Shell().start()
+    grain = Grain(var)
+    grain.shell_url = shell.url
+    try:
+        grain.start().wait_ready()
+        shell.bridge = grain.bridge
+        wait_until(
+            lambda: grain.part_ready("api") and grain.part_ready("relay"), 180, "the API and the relay"
+        )
+        yield grain, shell
+    finally:
+        grain.kill()
+        shell.stop()
