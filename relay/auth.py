@@ -98,13 +98,16 @@ class Authenticator:
         the same headers; the bridge's name when the API does not answer within NAME_WAIT."""
         forwarded = {k: v for k, v in headers if k.lower().startswith("x-sandstorm-")}
         account: Identity | None = None
-        with trio.move_on_after(NAME_WAIT):
+        with trio.move_on_after(NAME_WAIT) as waiting:
             try:
                 response = await self._profile(forwarded, NAME_WAIT)
-                if response.status_code == 200:
-                    account = _profile_identity(response.json())
+                if response.status_code != 200:
+                    raise ValueError(f"the API answered {response.status_code}")
+                account = _profile_identity(response.json())
             except (httpx.HTTPError, *MALFORMED) as exc:
                 log.info("no account name for %s: %s", identity.user_id, exc)
+        if waiting.cancelled_caught:
+            log.info("no account name for %s: no answer within %g s", identity.user_id, NAME_WAIT)
         if account is None or account.user_id != identity.user_id:
             return identity
         return dataclasses.replace(identity, name=account.name)
