@@ -102,13 +102,15 @@ class Sandbox:
         for name in ETC_FILES:
             if Path("/etc", name).exists():
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        args += ["--bind", str(self.var), "/var"]
+        args += ["--dev", "/dev", "--size", str(TMPFS_SIZE), "--tmpfs", "/dev/shm"]
+        args += ["--size", str(TMPFS_SIZE), "--tmpfs", "/tmp"]
+        # Host paths the virtualenv's scripts name come after the grain's own /var and /tmp, so
+        # that a checkout or an interpreter living under /tmp or /var stays visible.
         if not sys.base_prefix.startswith("/usr"):  # the virtualenv's interpreter lives elsewhere
             args += ["--ro-bind", sys.base_prefix, sys.base_prefix]
         args += ["--ro-bind", str(ROOT), str(ROOT), "--ro-bind", str(ROOT), "/opt/app"]
         args += ["--ro-bind", str(ROOT / ".venv"), "/opt/app-venv"]
-        args += ["--bind", str(self.var), "/var"]
-        args += ["--dev", "/dev", "--size", str(TMPFS_SIZE), "--tmpfs", "/dev/shm"]
-        args += ["--size", str(TMPFS_SIZE), "--tmpfs", "/tmp"]
         args += ["--clearenv"]
         environment = {**self.environment, **BRIDGE_ENVIRONMENT}
         if not self.isolated:
