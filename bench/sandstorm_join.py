@@ -30,7 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import trio
 from wsproto.events import CloseConnection
 
@@ -38,6 +37,7 @@ from relay.protocol import Join, Synced
 from tests.relay.raw import RawClient, http_get
 from tests.support.net import free_port, wait_for_port
 from tests.support.postgres import PostgresServer
+from tests.support.uro import UroServer, server_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -62,11 +62,6 @@ async def leave(client: RawClient) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def join_one(port: int, player: int) -> float:
@@ -121,57 +116,44 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="names-bench-") as tmp:
         pg = PostgresServer(Path(tmp) / "pg", fsync=True)
         pg.start()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOIREE_", "SANDSTORM"))}
-        api_port, relay_port, admin_port = free_port(), free_port(), free_port()
-        env.update(
-            {
-                "SOIREE_VAR": str(Path(tmp) / "var"),
-                "SOIREE_MODE": "sandstorm",
-                "SOIREE_API_PORT": str(api_port),
-                "SOIREE_RELAY_PORT": str(relay_port),
-                "SOIREE_RELAY_ADMIN_PORT": str(admin_port),
-                "SOIREE_DATABASE_URL": pg.url_for("soiree"),
-                "PYTHONUNBUFFERED": "1",
-            }
+        var = Path(tmp) / "var"
+        relay_port, admin_port = free_port(), free_port()
+        env = server_env(
+            var,
+            pg.url_for("soiree"),
+            SOIREE_MODE="sandstorm",
+            SOIREE_RELAY_PORT=str(relay_port),
+            SOIREE_RELAY_ADMIN_PORT=str(admin_port),
         )
-        api = start([sys.executable, "-m", "uro_shim"], env, Path(tmp) / "uro.log")
-        relay = start([sys.executable, "-m", "relay", "--no-database"], env, Path(tmp) / "relay.log")
+        api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, Path(tmp) / "uro.log")
+        relay_command = [sys.executable, "-m", "relay", "--no-database"]
+        with open(Path(tmp) / "relay.log", "wb") as log:
+            relay = subprocess.Popen(relay_command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
+            api.start()
             wait_for_port(relay_port, timeout=60)
-            base = f"http://127.0.0.1:{api_port}"
-            async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
-                for _ in range(600):
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await trio.sleep(0.1)
-                for p in range(max(args.players, args.burst) + 1):  # what each client does first
-                    answer = await http.put(
-                        "/api/v1/profile",
-                        data={"display_name": f"Player {p}"},
-                        headers=dict(bridge_headers(p)),
-                    )
-                    answer.raise_for_status()
+            http = api.client(trust_env=False)
+            for p in range(max(args.players, args.burst) + 1):  # what each client does first
+                named = http.put(
+                    "/api/v1/profile", data={"display_name": f"Player {p}"}, headers=bridge_headers(p)
+                )
+                named.raise_for_status()
             rows = []
             times, cpu = await sequential(relay_port, relay.pid, args.players)
-            burst_s, named = await burst(relay_port, admin_port, args.burst)
-            rows.append(report("API up: the account's name", times, cpu, burst_s, named, args.burst))
-            api.terminate()
-            api.wait(timeout=20)
+            burst_s, named_count = await burst(relay_port, admin_port, args.burst)
+            rows.append(report("API up: the account's name", times, cpu, burst_s, named_count, args.burst))
+            api.stop()
             times, cpu = await sequential(relay_port, relay.pid, args.players)
-            burst_s, named = await burst(relay_port, admin_port, args.burst)
-            rows.append(report("API down: the bridge's name", times, cpu, burst_s, named, args.burst))
+            burst_s, named_count = await burst(relay_port, admin_port, args.burst)
+            rows.append(report("API down: the bridge's name", times, cpu, burst_s, named_count, args.burst))
             print(f"\n{args.players} joins one after another, then {args.burst} at once\n")
             print("| case | join p50 ms | join p99 ms | relay CPU ms/join | burst: all in s | named |")
             print("|---|---:|---:|---:|---:|---:|")
             print("\n".join(rows))
         finally:
-            for process in (relay, api):
-                if process.poll() is None:
-                    process.terminate()
-                    process.wait(timeout=20)
+            relay.terminate()
+            relay.wait(timeout=20)
+            api.stop()
             pg.stop()
 
 
