@@ -197,11 +197,7 @@ async def test_two_players_sync_an_object_and_it_survives_sigkill(grain: Grain) 
         lambda: wait_until(lambda: ana_api.profile().status_code == 200, 120, "API")
     )
     ana_id = (await trio.to_thread.run_sync(ana_api.profile)).json()["data"]["user"]["id"]
-    await trio.to_thread.run_sync(
-        lambda: wait_until(
-            lambda: grain.part_ready("relay"), 120, "relay"
-        )
-    )
+    await trio.to_thread.run_sync(lambda: wait_until(lambda: grain.part_ready("relay"), 120, "relay"))
 
     async with (
         open_relay(relay_url(grain, "token-ana")) as ana,
@@ -227,11 +223,7 @@ async def test_two_players_sync_an_object_and_it_survives_sigkill(grain: Grain) 
         await trio.to_thread.run_sync(grain.kill)  # mid-session: both players are connected
 
     await trio.to_thread.run_sync(lambda: grain.start().wait_ready())
-    await trio.to_thread.run_sync(
-        lambda: wait_until(
-            lambda: grain.part_ready("relay"), 120, "relay"
-        )
-    )
+    await trio.to_thread.run_sync(lambda: wait_until(lambda: grain.part_ready("relay"), 120, "relay"))
     async with open_relay(relay_url(grain, "token-bo")) as bo:
         room_b = await bo.join("garden")
         await room_b.wait_for(lambda v: lantern in v.objects)
