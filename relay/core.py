@@ -162,7 +162,6 @@ class RelayCore:
         if conn.close is not None:
             return
         conn.last_recv = now
-        conn.msgs_in += 1
         conn.bytes_in += len(message)
         self.counters.messages_in += 1
         self.counters.bytes_in += len(message)

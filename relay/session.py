@@ -80,7 +80,6 @@ class Conn:
         "identity",
         "lagging_since",
         "last_recv",
-        "msgs_in",
         "opened_at",
         "outbox",
         "outbox_bytes",
@@ -115,7 +114,6 @@ class Conn:
         self.held: list[bytes] = []
         self.held_bytes = 0
         self.held_overflow = False
-        self.msgs_in = 0
         self.bytes_in = 0
 
     @property

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from uro_shim.errors import ApiError, bad_request
+from uro_shim.errors import ApiError
 
 MAX_FIELDS = 256
 MAX_DEPTH = 6
@@ -106,9 +106,6 @@ class Fields:
         """The field's name as the caller wrote it: ``shard[port]`` for grouped fields."""
         return f"{self.entity}[{name}]" if self._grouped else name
 
-    def has(self, name: str) -> bool:
-        return self._values.get(name) is not None
-
     def raw(self, name: str) -> Any:
         return self._values.get(name)
 
@@ -195,9 +192,3 @@ def parse_uuid(raw: str, what: str = "That item") -> str:
         return str(uuid.UUID(raw))
     except (ValueError, AttributeError, TypeError):
         raise ApiError(404, f"{what} was not found.") from None
-
-
-def require_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise bad_request("The JSON body must be an object.")
-    return value
