@@ -17,7 +17,7 @@ from relay.client import open_relay
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient, Rejected, http_get
 from tests.support.net import free_port
-from tests.uro_shim.conftest import UroServer, server_env
+from tests.support.uro import UroServer, server_env
 from tests.uro_shim.godot import GodotUro
 
 PASSWORD = "correct horse battery"

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from tests.uro_shim.conftest import UroServer
+from tests.support.uro import UroServer
+from tests.support.waiting import wait_until
 from tests.uro_shim.godot import compose_multipart_body
-from tests.uro_shim.test_outage import wait_for
 from tests.uro_shim.test_sessions import host_client, register
 from uro_shim.app import ROUTES
 
@@ -199,5 +199,5 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(uro: UroServer) -> 
     def clean() -> bool:
         return not list((uro.var / "tmp").glob("upload-*"))
 
-    wait_for(clean, timeout=30)
+    wait_until(clean, timeout=30, what="the upload temp files to be cleaned up")
     assert http.get("/healthz").status_code == 200

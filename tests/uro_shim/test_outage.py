@@ -8,17 +8,11 @@ from collections.abc import Callable
 import httpx
 
 from tests.support.postgres import PostgresServer
-from tests.uro_shim.conftest import UroServer
+from tests.support.uro import UroServer
+from tests.support.waiting import wait_until
 from tests.uro_shim.godot import GodotUro
 from tests.uro_shim.test_sessions import register
 from tests.uro_shim.test_shards import SHARD
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
 
 
 def assert_unavailable(response: httpx.Response) -> None:
@@ -50,7 +44,7 @@ def test_database_killed_and_restarted(
     assert http.get("/api/v1/nowhere").status_code == 404  # routing does not need the database
 
     pg.start()
-    wait_for(lambda: http.get("/healthz").status_code == 200)
+    wait_until(lambda: http.get("/healthz").status_code == 200, what="the API to be healthy")
     assert alice.profile().status_code == 200  # the session survived
     assert alice.update_shard(shard_id).status_code == 200
     assert [s["id"] for s in GodotUro(http).shards().json()["data"]["shards"]] == [shard_id]
@@ -67,6 +61,6 @@ def test_starting_before_the_database(
     assert_unavailable(http.get("/api/v1/maps"))
     assert http.get("/healthz").status_code == 503
     pg.start()
-    wait_for(lambda: http.get("/healthz").status_code == 200)
+    wait_until(lambda: http.get("/healthz").status_code == 200, what="the API to be healthy")
     maps = http.get("/api/v1/maps").json()["data"]["maps"]
     assert [m["name"] for m in maps] == ["Default map"]
