@@ -58,7 +58,7 @@ const pkgdef :Spk.PackageDefinition = (
 
   # Directories read lazily at run time, which file tracing could miss.
   alwaysInclude = [
-    "opt/app/app", "opt/app/relay", "opt/app/uro-shim", "opt/app/launcher.sh",
+    "opt/app/app", "opt/app/common", "opt/app/relay", "opt/app/uro-shim", "opt/app/launcher.sh",
     "opt/app/godot",         # zipped for the player page's download when someone asks for it
     "opt/app-venv",          # the virtualenv: Python imports modules lazily
     "opt/cockroach",         # CockroachDB, its GEOS libraries and its licence files

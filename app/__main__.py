@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
-from app.config import LOOPBACK, Config
 from app.web import build_app
+from common.config import LOOPBACK, Config
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from app import links
-from app.config import Config
-from app.identity import from_sandstorm_headers
+from common.config import Config
+from common.identity import from_sandstorm_headers
 
 HOST_COOKIE = "soiree_host"
 ACTION_HEADER = "x-requested-with"

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import psycopg
 
-from app.config import LOOPBACK, Config
-from app.db import MAINTENANCE_DB, ensure_database, with_database
+from common.config import LOOPBACK, Config
+from common.db import MAINTENANCE_DB, ensure_database, with_database
 
 DB_SUPERUSER = "root"  # the same user name CockroachDB's insecure mode uses: one URL fits both
 

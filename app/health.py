@@ -22,8 +22,8 @@ import httpx
 import psycopg
 from supervisor.xmlrpc import SupervisorTransport
 
-from app.config import LOOPBACK, Config
 from app.prepare import supervisor_socket
+from common.config import LOOPBACK, Config
 
 SUPERVISOR_TIMEOUT = 3.0
 PART_TIMEOUT = 2.0

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from app import links
-from app.config import LOOPBACK, Config
+from common.config import LOOPBACK, Config
 
 TIMEOUT = 10.0
 FORWARDED = ("host", "x-forwarded-proto")

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import hmac
 
-from app.config import Config
-from app.identity import load_secret
-
-HOST_KEY_FILE = "host.key"
+from common.config import Config
+from common.identity import host_key_text
+from common.secretfiles import host_key as host_key_bytes
 
 
 def host_key(cfg: Config) -> str:
     """The standalone host's login key, created on first use (``secrets/host.key``)."""
-    raw = load_secret(cfg.secrets_dir, HOST_KEY_FILE)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return host_key_text(host_key_bytes(cfg))
 
 
 def is_host_key(cfg: Config, candidate: str) -> bool:

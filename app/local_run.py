@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 
 from app import links
-from app.config import LOOPBACK, Config, ConfigError
 from app.database import die_with_parent
+from common.config import LOOPBACK, Config, ConfigError
 
 FRONT_DOOR_TIMEOUT = 120.0
 PART_PATIENCE = 60.0  # after this long, name the parts that are still not answering

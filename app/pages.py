@@ -12,8 +12,8 @@ import html
 
 from starlette.responses import HTMLResponse
 
-from app.config import Mode
 from app.downloads import ZIP_NAME
+from common.config import Mode
 
 # The player role's position in the package's `roles` list (sandstorm-pkgdef.capnp): Sandstorm's
 # offer templates name a role by index (research/sandstorm.md §4.4).

@@ -17,12 +17,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from app.config import Config, ConfigError
-from app.identity import load_secret
-from app.links import HOST_KEY_FILE
+from common.config import Config, ConfigError
+from common.secretfiles import host_key, ticket_key
 
 SUPERVISOR_SOCKET = "supervisor.sock"
-TICKET_KEY_FILE = "ticket.key"
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 DEFAULT_MAX_UPLOAD_BYTES = 200_000_000  # the API's own limit (uro-shim/COMPATIBILITY.md)
 UPLOAD_MARGIN = 1024 * 1024  # the front door lets the API refuse first, with its own message
@@ -72,8 +70,8 @@ def prepare(cfg: Config) -> None:
     for directory in (cfg.log_dir, cfg.uploads_dir, cfg.db_dir, cfg.var / "caddy"):
         directory.mkdir(parents=True, exist_ok=True)
     cfg.secrets_dir.mkdir(mode=0o700, exist_ok=True)
-    load_secret(cfg.secrets_dir, TICKET_KEY_FILE)
-    load_secret(cfg.secrets_dir, HOST_KEY_FILE)
+    ticket_key(cfg)
+    host_key(cfg)
 
 
 def front_door_upload_limit(env: Mapping[str, str]) -> str:

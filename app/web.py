@@ -28,13 +28,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import links, pages
 from app.access import HOST_COOKIE, is_action_request, viewer
-from app.config import Config
 from app.downloads import ZIP_NAME, godot_zip
 from app.health import Health
 from app.invites import ApiUnavailable, InviteApi, error_message
-from app.relay_admin import RelayAdmin, RelayUnavailable
 from app.traffic import TrafficHistory
-from relay.core import valid_room_name
+from common.config import Config
+from relay.admin_client import RelayAdmin, RelayUnavailable, valid_room_name
 
 __all__ = ["HOST_COOKIE", "STATIC_DIR", "build_app"]
 

@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 
-from app.identity import Identity
+from common.identity import Identity
 from relay.core import RelayCore
 from relay.protocol import Focus, Hello, Join, Lifetime, Rule, Spawn, Update
 from relay.server import ws_frame

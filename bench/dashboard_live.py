@@ -35,8 +35,9 @@ import trio
 
 from app import links
 from app.access import HOST_COOKIE
-from app.config import Config
-from app.identity import Identity, load_secret, sign_ticket
+from common.config import Config
+from common.identity import Identity, sign_ticket
+from common.secretfiles import ticket_key
 from relay.client import open_relay
 from relay.protocol import Rule
 from tests.support.net import free_port_block
@@ -130,7 +131,7 @@ async def main(args: argparse.Namespace) -> None:
         for port in (cfg.relay_port, cfg.app_port):
             health = f"http://127.0.0.1:{port}/healthz"
             await trio.to_thread.run_sync(lambda h=health: wait_until(lambda: http_status(h) == 200, 60, h))
-        key = load_secret(cfg.secrets_dir, "ticket.key")
+        key = ticket_key(cfg)
         stop = trio.Event()
         results: dict[str, Any] = {}
         async with (

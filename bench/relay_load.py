@@ -30,7 +30,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from app.identity import Identity, load_secret, sign_ticket
+from common.identity import Identity, sign_ticket
+from common.secretfiles import TICKET_KEY, load_secret
 from relay.protocol import HEADER, Hello, Join, Lifetime, Rule, Spawn
 
 STATE = struct.Struct("<IIQ")  # sender index, sequence number, send time (monotonic ns)
@@ -443,7 +444,7 @@ def one_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundRes
         profile = f"{args.profile}.{n}" if args.profile else ""
         relay = start_relay(Path(var), port, args.server_cpu, settings, profile)
         try:
-            key = load_secret(Path(var) / "secrets", "ticket.key")
+            key = load_secret(Path(var) / "secrets", TICKET_KEY)
             return run_round(
                 port + 2, port + 3, key, relay.pid, n, args.samplers, args.warmup, args.seconds, args.rate
             )

@@ -1,4 +1,4 @@
-"""``python -m relay``: run the relay alone, on the ports ``app.config`` gives.
+"""``python -m relay``: run the relay alone, on the ports ``common.config`` gives.
 
 Every setting in ``relay/settings.py`` can be changed with ``--set name=value`` (for example
 ``--set tick_hz=60 --set max_members=1000``).
@@ -13,7 +13,7 @@ import sys
 
 import trio
 
-from app.config import Config
+from common.config import Config
 from relay.service import serve
 from relay.settings import Settings
 

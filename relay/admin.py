@@ -11,7 +11,7 @@ from typing import Any
 import h11
 import trio
 
-from app.config import LOOPBACK
+from common.config import LOOPBACK
 from relay.http import HttpError, Request, read_request, send_json
 from relay.protocol import PERM_HOST, PERM_PLAY, Lifetime, Rule
 from relay.room import Room

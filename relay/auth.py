@@ -1,4 +1,4 @@
-"""Who is connecting: identity from the WebSocket upgrade request (DESIGN §3, app/identity.py).
+"""Who is connecting: identity from the WebSocket upgrade request (DESIGN §3, common/identity.py).
 
 Sandstorm mode trusts the bridge's ``X-Sandstorm-*`` headers for who the player is and what
 they may do; the name others see comes from the player's account in the Uro API (the one they
@@ -22,17 +22,18 @@ from typing import Any
 import httpx
 import trio
 
-from app.config import LOOPBACK, Config
-from app.identity import (
+from common.config import LOOPBACK, Config
+from common.identity import (
     PERM_HOST,
     PERM_PLAY,
     Identity,
     TicketError,
+    bearer_credential,
     clean_name,
     from_sandstorm_headers,
-    load_secret,
     verify_ticket,
 )
+from common.secretfiles import ticket_key
 from relay.http import HttpError
 
 log = logging.getLogger("relay.auth")
@@ -40,13 +41,6 @@ log = logging.getLogger("relay.auth")
 PROFILE_TIMEOUT = 5.0  # a Uro token: nobody gets in without the answer
 NAME_WAIT = 2.0  # a Sandstorm player's name: after this the bridge's name is used
 MALFORMED = (ValueError, KeyError, TypeError, AttributeError)  # a profile of an unexpected shape
-
-
-def _bearer(value: str) -> str:
-    value = value.strip()
-    if value[:7].lower() == "bearer ":
-        return value[7:].strip()
-    return value
 
 
 def _looks_like_ticket(credential: str) -> bool:
@@ -62,7 +56,7 @@ class Authenticator:
 
     def _key(self) -> bytes:
         if self._ticket_key is None:
-            self._ticket_key = load_secret(self.config.secrets_dir, "ticket.key")
+            self._ticket_key = ticket_key(self.config)
         return self._ticket_key
 
     async def aclose(self) -> None:
@@ -113,14 +107,14 @@ class Authenticator:
         return dataclasses.replace(identity, name=account.name)
 
     async def _standalone(self, headers: dict[str, str], query: dict[str, str]) -> Identity:
-        authorization = _bearer(headers.get("authorization", ""))
+        authorization = bearer_credential(headers.get("authorization", ""))
         ticket = query.get("ticket") or (authorization if _looks_like_ticket(authorization) else "")
         if ticket:
             try:
                 return verify_ticket(self._key(), ticket, now=time.time())
             except TicketError as exc:
                 raise HttpError(401, str(exc)) from None
-        token = _bearer(query.get("token", "")) or authorization
+        token = bearer_credential(query.get("token", "")) or authorization
         if not token:
             raise HttpError(401, "a ticket or a token is needed")
         return await self._verify_token(token)

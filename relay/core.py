@@ -14,14 +14,13 @@ drive this class directly.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.identity import Identity
+from common.identity import Identity
 from relay.protocol import (
     SUPPORTED_VERSIONS,
     UPDATE_TYPE,
@@ -56,12 +55,12 @@ from relay.protocol import (
     decode_client_record,
     parse_update,
     split_records,
+    valid_room_name,
 )
 from relay.room import PersistedObject, Room
 from relay.session import Conn, Session
 from relay.settings import Settings
 
-ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_HANDLE = 0xFFFF
 ENDING_CLOSES = (1000, 1001)  # a client closing normally ends its session at once
 
@@ -79,10 +78,6 @@ ROOM_HANDLERS: dict[type[Record], Callable[[Room, Session, Any, float], None]] =
     SetRule: lambda room, s, r, now: room.set_rule(s, r.req, r.object, r.rule),
     Answer: lambda room, s, r, now: room.answer(s, r.req, r.object, r.ask, bool(r.grant), now),
 }
-
-
-def valid_room_name(name: str) -> bool:
-    return ROOM_NAME.fullmatch(name) is not None
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import psycopg
 import trio
 
-from app.db import ensure_database, migrate, run_transaction
+from common.db import ensure_database, migrate, run_transaction
 from relay.core import RelayCore
 from relay.protocol import Position, Rule
 from relay.room import PersistedObject

@@ -9,6 +9,7 @@ decoding. Decoding raises :class:`ProtocolError` for any malformed input and not
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1, 1)  # lowest, highest
 MAX_MESSAGE = 65535  # Godot 4's WebSocketPeer refuses larger messages by default
+ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # section 4.1
 TOKEN_SIZE = 16
 HEADER = struct.Struct("<BH")
 HEADER_SIZE = HEADER.size
@@ -684,3 +686,8 @@ def parse_update(body: bytes) -> tuple[int, int, int, Position | None, int]:
 def state_record(update_body: bytes) -> bytes:
     """The STATE record everyone receives for an accepted UPDATE body (same layout)."""
     return HEADER.pack(STATE_TYPE, len(update_body)) + update_body
+
+
+def valid_room_name(name: str) -> bool:
+    """Section 4.1: 1-64 characters of a-z 0-9 . _ -, starting with a letter or a digit."""
+    return ROOM_NAME.fullmatch(name) is not None

@@ -19,7 +19,7 @@ import h11
 import trio
 from wsproto.utilities import generate_accept_token
 
-from app.config import LOOPBACK, Config
+from common.config import LOOPBACK, Config
 from relay.auth import Authenticator
 from relay.core import RelayCore
 from relay.http import HttpError, Request, read_request, send_json

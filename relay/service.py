@@ -8,7 +8,7 @@ import signal
 
 import trio
 
-from app.config import Config
+from common.config import Config
 from relay.admin import AdminApi
 from relay.persistence import Persister, Store
 from relay.server import RelayServer

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from app.identity import Identity
+from common.identity import Identity
 from relay.protocol import PERM_HOST, PERM_PLAY, pack_messages
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import uvicorn
 from uro_shim.app import create_app
 from uro_shim.settings import Settings
 
-from app.config import LOOPBACK, ConfigError
+from common.config import LOOPBACK, ConfigError
 
 
 def main() -> int:

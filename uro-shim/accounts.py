@@ -20,7 +20,7 @@ import bcrypt
 import psycopg
 from uro_shim.settings import CONTENT_KINDS, Settings
 
-from app.identity import PERM_HOST, PERM_PLAY, Identity
+from common.identity import PERM_HOST, PERM_PLAY, Identity
 
 KIND_REGISTERED = "registered"  # standalone: username + password
 KIND_HOST = "host"  # standalone: the host key's account

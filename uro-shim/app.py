@@ -21,7 +21,7 @@ from uro_shim.pool import Database
 from uro_shim.services import Services, services
 from uro_shim.settings import Settings
 
-from app.identity import load_secret
+from common.secretfiles import host_key, ticket_key
 
 log = logging.getLogger("uro_shim")
 
@@ -129,8 +129,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings=settings,
             db=db,
             http=http,
-            ticket_key=load_secret(config.secrets_dir, "ticket.key"),
-            host_key=load_secret(config.secrets_dir, "host.key"),
+            ticket_key=ticket_key(config),
+            host_key=host_key(config),
         )
         await db.start()
         await db.wait_up(10.0)  # serve regardless: until the database answers, requests get 503

@@ -12,16 +12,14 @@ from uro_shim.accounts import Account, account_for_access_token, ensure_sandstor
 from uro_shim.errors import forbidden, not_authenticated
 from uro_shim.services import services
 
-from app.identity import from_sandstorm_headers
+from common.identity import bearer_credential, from_sandstorm_headers
 
 _UNSET = object()
 
 
 def request_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
     """``Authorization: <token>`` (the client's style), ``Bearer <token>``, or a ``session`` cookie."""
-    value = headers.get("authorization", "").strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
+    value = bearer_credential(headers.get("authorization", ""))
     if not value:
         value = cookies.get("session", "").strip()
     if not value or len(value) > 512:

@@ -23,7 +23,7 @@ from uro_shim.forms import Fields, parse_uuid
 from uro_shim.forwarded import public_url
 from uro_shim.services import services
 
-from app.identity import clean_name
+from common.identity import clean_name
 
 _SELECT = """SELECT i.id, i.code, i.label, i.created_at, i.revoked_at, u.id, u.display_name
     FROM uro_invites i LEFT JOIN uro_users u ON u.invite_id = i.id"""

@@ -19,7 +19,7 @@ from psycopg import errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from uro_shim.errors import Unavailable
 
-from app.db import ensure_database, run_transaction_async
+from common.db import ensure_database, run_transaction_async
 
 log = logging.getLogger("uro_shim.db")
 T = TypeVar("T")

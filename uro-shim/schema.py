@@ -1,4 +1,4 @@
-"""The API's tables, as versioned migrations (``app.db.migrate(conn, "uro", MIGRATIONS)``).
+"""The API's tables, as versioned migrations (``common.db.migrate(conn, "uro", MIGRATIONS)``).
 
 SQL in the subset CockroachDB and PostgreSQL share (docs/architecture.md §Database). Append new
 versions; never edit a released one. One statement per version.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from app.db import migrate
+from common.db import migrate
 
 COMPONENT = "uro"
 DEFAULT_MAP_ID = "dddf8154-60a3-4c9f-888b-fb70c3e2655f"  # the client's default_map_path (uro-api.md §7)

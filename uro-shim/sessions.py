@@ -7,7 +7,6 @@ stores and sends back, and which the bridge drops before they reach us.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hmac
 import re
@@ -24,17 +23,12 @@ from uro_shim.forms import Fields
 from uro_shim.forwarded import public_url
 from uro_shim.services import Services, services
 
-from app.identity import clean_name, sign_ticket
+from common.identity import clean_name, host_key_text, sign_ticket
 
 SANDSTORM_TOKEN = "sandstorm"  # placeholder: inside a grain the bridge authenticates every request
 TICKET_TTL = 60
 USERNAME = re.compile(r"^[a-z0-9_]{3,16}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-
-def host_key_text(key: bytes) -> str:
-    """The host key as people see it: URL-safe base64 without padding (43 characters)."""
-    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
 
 
 def invalid_token() -> ApiError:

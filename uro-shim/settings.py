@@ -1,4 +1,4 @@
-"""The API's own knobs, read from the environment beside the shared ``app.config.Config``."""
+"""The API's own knobs, read from the environment beside the shared ``common.config.Config``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.config import Config, ConfigError
+from common.config import Config, ConfigError
 
 # The signup key compiled into the stock V-Sekai client (godot_uro_helper.gd SIGNUP_API_KEY,
 # uro-api.md §5.5). It is public: it only tells "a stock client" from "anything else".

@@ -23,7 +23,7 @@ from uro_shim.forwarded import client_address, host_and_port, relay_room_url
 from uro_shim.schema import DEFAULT_MAP_ID
 from uro_shim.services import services
 
-from app.config import LOOPBACK
+from common.config import LOOPBACK
 
 log = logging.getLogger("uro_shim.shards")
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from app import links
-from app.config import Config
 from app.database import build_template
+from common.config import Config
 from tests.support.browser import Page
 from tests.support.net import free_port_block
 from tests.support.stack import ROOT, STACK_PORTS, Stack, http_status

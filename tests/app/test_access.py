@@ -12,8 +12,8 @@ from starlette.routing import Route
 
 from app import links
 from app.access import HOST_COOKIE
-from app.config import Config
 from app.web import build_app
+from common.config import Config
 from tests.app.test_web import on_asyncio
 
 # What players (and, standalone, every visitor) may read. Everything else is the host's.

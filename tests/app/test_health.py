@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Config
 from app.health import Health, count_restarts, database_facts, disk_usage, process_rows
+from common.config import Config
 from tests.app.test_web import on_asyncio
 from tests.support.waiting import wait_until
 

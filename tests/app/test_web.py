@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from app import links
-from app.config import Config
 from app.web import HOST_COOKIE, STATIC_DIR, build_app
+from common.config import Config
 from tests.support.net import free_port_block
 from tests.support.stack import ROOT, http_status, stack_env
 from tests.support.waiting import wait_until

@@ -1,6 +1,6 @@
 """A live relay for the addon's engine tests: `python -m relay` on free ports, standalone mode.
 
-Players authenticate with relay tickets signed by `app.identity.sign_ticket` with the relay's
+Players authenticate with relay tickets signed by `common.identity.sign_ticket` with the relay's
 own `secrets/ticket.key` (in the test's var directory), as the Uro API signs them; the tickets
 live long enough for reconnections within a test. `standalone_party` and `sandstorm_party` add
 the real Uro-compatible API and a front door, and in Sandstorm's case the stand-in bridge.
@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 import trio
 
-from app.identity import PERM_PLAY, Identity, load_secret, sign_ticket
+from common.identity import PERM_PLAY, Identity, sign_ticket
+from common.secretfiles import HOST_KEY, TICKET_KEY, load_secret
 from tests.support.bridge import Bridge
 from tests.support.godot_engine import GodotRun
 from tests.support.net import free_port, wait_for_port
@@ -91,7 +92,7 @@ class LiveRelay:
         )
 
     def ticket(self, name: str) -> str:
-        key = load_secret(self.var / "secrets", "ticket.key")
+        key = load_secret(self.var / "secrets", TICKET_KEY)
         return sign_ticket(key, self.identity(name), now=time.time(), ttl=TICKET_TTL)
 
     def url(self, name: str) -> str:
@@ -109,7 +110,7 @@ def live_relay(
     """A relay process (no database: persistent objects in memory) with its own var directory;
     `settings` are relay/settings.py overrides. Stopped (and checked alive) at the end."""
     var.mkdir(parents=True, exist_ok=True)
-    load_secret(var / "secrets", "ticket.key")
+    load_secret(var / "secrets", TICKET_KEY)
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SOIREE_", "SANDSTORM"))}
     full_env.update(
@@ -232,7 +233,7 @@ def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
                 api.start()
                 wait_for_port(front_port, timeout=60)
                 front_url = f"http://127.0.0.1:{front_port}"
-                host_key = load_secret(var / "secrets", "host.key")
+                host_key = load_secret(var / "secrets", HOST_KEY)
                 key_text = base64.urlsafe_b64encode(host_key).rstrip(b"=").decode()
                 session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
                 session.raise_for_status()

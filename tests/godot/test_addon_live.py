@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from app.identity import sandstorm_user_id
+from common.identity import sandstorm_user_id
 from tests.godot.addon import lines_starting, passed, run_scenario_async, scenario_run
 from tests.godot.live import LiveRelay, live_relay, sandstorm_party, start_and_wait_for
 from tests.support.bridge import tab_id_for_token

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from app.identity import sandstorm_user_id
+from common.identity import sandstorm_user_id
 from tests.godot.addon import DEMO
 from tests.godot.live import live_relay, sandstorm_party, start_and_wait_for
 from tests.support.bridge import tab_id_for_token

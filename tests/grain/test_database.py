@@ -13,7 +13,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.config import Config
 from app.database import (
     COCKROACH_SETTINGS,
     PARTY_WAL_SEGSIZE_MB,
@@ -25,6 +24,7 @@ from app.database import (
     prepare_postgres_data,
     template_is_current,
 )
+from common.config import Config
 from tests.support.net import free_port_block
 from tests.support.stack import STACK_PORTS, answers_sql, stack_env
 from tests.support.waiting import wait_until

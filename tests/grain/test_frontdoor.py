@@ -12,8 +12,8 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
-from app.config import Config
 from app.prepare import prepare, program_environment
+from common.config import Config
 from tests.support.net import free_port_block, wait_for_port
 from tests.support.stack import ROOT, STACK_PORTS
 from tests.support.upstream import Upstream

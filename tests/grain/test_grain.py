@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import trio
 
-from app.identity import sandstorm_user_id
+from common.identity import sandstorm_user_id
 from relay.client import open_relay
 from relay.protocol import Lifetime, Rule, Status
 from tests.support.bridge import tab_id_for_token

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Config
 from app.prepare import PrepareError, front_door_upload_limit, prepare, program_environment, supervisor_socket
+from common.config import Config
 from tests.support.stack import ROOT, stack_env
 
 

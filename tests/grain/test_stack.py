@@ -15,8 +15,8 @@ import pytest
 import trio
 
 from app import links
-from app.config import Config
 from app.local_run import session_processes
+from common.config import Config
 from relay.client import open_relay
 from relay.protocol import Rule, Status
 from tests.support.net import free_port_block

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import trio
 
-from app.config import Config
-from app.identity import Identity, load_secret, sign_ticket
+from common.config import Config
+from common.identity import Identity, sign_ticket
+from common.secretfiles import ticket_key
 from relay.client import RelayClient, open_relay
 from relay.server import RelayServer
 from relay.service import serve, stop
@@ -44,7 +45,7 @@ class RunningRelay:
         ident = identity(name, host)
         if perms is not None:
             ident = Identity(ident.user_id, ident.name, perms, ident.source)
-        key = load_secret(self.config.secrets_dir, "ticket.key")
+        key = ticket_key(self.config)
         return sign_ticket(key, ident, now=time.time(), ttl=ttl)
 
     def tickets(self, name: str) -> Callable[[], Awaitable[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.identity import PERM_HOST, PERM_PLAY, Identity
+from common.identity import PERM_HOST, PERM_PLAY, Identity
 from relay.core import RelayCore
 from relay.protocol import (
     Goodbye,

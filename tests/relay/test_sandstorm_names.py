@@ -13,7 +13,7 @@ import httpx
 import pytest
 import trio
 
-from app.identity import sandstorm_user_id
+from common.identity import sandstorm_user_id
 from relay.client import open_relay
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient, Rejected, http_get

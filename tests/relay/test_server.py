@@ -7,7 +7,8 @@ import time
 import pytest
 import trio
 
-from app.identity import PERM_HOST, Identity, load_secret, sign_ticket
+from common.identity import PERM_HOST, Identity, sign_ticket
+from common.secretfiles import load_secret
 from relay.protocol import (
     Close,
     Goodbye,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import trio
-from uro_shim.sessions import host_key_text
 from uro_shim.settings import STOCK_CLIENT_SIGNUP_KEY
 
-from app.identity import load_secret
+from common.identity import host_key_text
+from common.secretfiles import load_secret
 from relay.client import open_relay
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient, Rejected, http_get

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from app.config import Config
+from common.config import Config
 from tests.support.bridge import Bridge
 from tests.support.sandbox import Sandbox
 from tests.support.waiting import wait_until

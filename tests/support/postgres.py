@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 
 from app.database import initdb_command, postgres_command
-from app.db import with_database
+from common.db import with_database
 from tests.support.net import free_port
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from app.config import Config
 from app.local_run import kill_session, session_processes
 from app.prepare import program_environment
+from common.config import Config
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

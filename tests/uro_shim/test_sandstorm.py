@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from app.identity import PERM_HOST, PERM_PLAY, load_secret, sandstorm_user_id, verify_ticket
+from common.identity import PERM_HOST, PERM_PLAY, sandstorm_user_id, verify_ticket
+from common.secretfiles import load_secret
 from tests.uro_shim.conftest import UroServer
 from tests.uro_shim.godot import GodotUro
 from tests.uro_shim.test_content import avatar_fields, scene

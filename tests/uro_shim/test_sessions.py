@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import psycopg
 
-from app.identity import PERM_HOST, PERM_PLAY, load_secret, verify_ticket
+from common.identity import PERM_HOST, PERM_PLAY, host_key_text, verify_ticket
+from common.secretfiles import load_secret
 from tests.uro_shim.conftest import UroServer
 from tests.uro_shim.godot import GodotUro
 from uro_shim.accounts import token_digest
-from uro_shim.sessions import host_key_text
 from uro_shim.settings import STOCK_CLIENT_SIGNUP_KEY
 
 PASSWORD = "correct horse battery"

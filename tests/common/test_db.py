@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from app.db import ensure_database, migrate, run_transaction, with_database
+from common.db import ensure_database, migrate, run_transaction, with_database
 from tests.support.postgres import PostgresServer
 
 MIGRATIONS = [

@@ -16,12 +16,9 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import unquote
 
 PERM_HOST = "host"
@@ -93,6 +90,19 @@ def from_sandstorm_headers(
     return Identity(user_id=sandstorm_user_id(key), name=name, permissions=perms, source="sandstorm")
 
 
+def bearer_credential(value: str) -> str:
+    """An ``Authorization`` value without its optional ``Bearer`` prefix (clients send either)."""
+    value = value.strip()
+    if value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return value
+
+
+def host_key_text(key: bytes) -> str:
+    """The standalone host key as people see it: URL-safe base64 without padding (43 characters)."""
+    return _b64(key)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -147,30 +157,3 @@ def verify_ticket(key: bytes, ticket: str, *, now: float) -> Identity:
         permissions=frozenset(perms) & KNOWN_PERMISSIONS,
         source="ticket",
     )
-
-
-def load_secret(secrets_dir: Path, name: str, size: int = 32) -> bytes:
-    """Read a secret file, creating it on first use. Safe when several processes race."""
-    path = secrets_dir / name
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = secrets_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
-    with open(tmp, "wb") as f:
-        f.write(secrets.token_bytes(size))
-        f.flush()
-        os.fsync(f.fileno())
-    try:
-        os.link(tmp, path)  # fails if another process won the race; theirs is kept
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    dir_fd = os.open(secrets_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path.read_bytes()

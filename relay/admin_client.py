@@ -1,4 +1,4 @@
-"""The relay's loopback admin endpoint, as the dashboard uses it (relay/ADMIN.md).
+"""A client for the relay's loopback admin endpoint (relay/ADMIN.md), for the host's dashboard.
 
 The endpoint has no authentication of its own because the front door never routes to it; the
 app checks the host's permission before anything here is called.
@@ -11,7 +11,10 @@ from typing import Any
 
 import httpx
 
-from app.config import LOOPBACK
+from common.config import LOOPBACK
+from relay.protocol import valid_room_name
+
+__all__ = ["RelayAdmin", "RelayUnavailable", "valid_room_name"]
 
 TIMEOUT = 2.0
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import Config, ConfigError
+from common.config import Config, ConfigError
 
 
 def test_defaults_follow_the_design() -> None:

@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from app.identity import (
+from common.identity import (
     PERM_HOST,
     PERM_PLAY,
     Identity,
     TicketError,
     from_sandstorm_headers,
-    load_secret,
     sign_ticket,
     verify_ticket,
 )
+from common.secretfiles import load_secret
 
 KEY = b"k" * 32
 

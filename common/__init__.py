@@ -1,0 +1,1 @@
+"""Pieces every part imports: configuration, identity without I/O, secret files, SQL helpers."""
