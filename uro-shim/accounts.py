@@ -1,7 +1,7 @@
 """Accounts, their privileges and their token pairs: the SQL and the JSON shapes.
 
 Tokens are random, handed out once and stored only as SHA-256 digests, each pair with its
-own expiry (access 30 minutes, renewal 30 days by default; uro-api.md §3.2). Renewing rotates
+own expiry (access 30 minutes, renewal 30 days by default; COMPATIBILITY.md §Identity). Renewing rotates
 both tokens (classic Uro), so a stolen renewal token works at most once.
 """
 
@@ -131,7 +131,7 @@ def now_utc() -> datetime:
 
 
 def new_content_id() -> str:
-    """A UUID whose first character is not ``a``: the client's ``lstrip`` would eat it (uro-api.md §7)."""
+    """A UUID not starting with ``a``: the client's ``lstrip`` eats it (COMPATIBILITY.md §Client habits)."""
     while True:
         value = str(uuid.uuid4())
         if value[0] != "a":
@@ -139,7 +139,7 @@ def new_content_id() -> str:
 
 
 def session_block(account: Account, access: str | None, renewal: str | None) -> dict[str, Any]:
-    """The block login, renew and registration answer with (uro-api.md §10)."""
+    """The block login, renew and registration answer with (COMPATIBILITY.md §Session block)."""
     block: dict[str, Any] = {}
     if access is not None and renewal is not None:
         block["access_token"] = access

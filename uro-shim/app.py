@@ -36,7 +36,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def health(request: Request) -> JSONResponse:
-    """HEAD Uro's ``GET /api/v1/health`` (uro-api.md §5.12)."""
+    """HEAD Uro's ``GET /api/v1/health`` (COMPATIBILITY.md §Other Uro routes)."""
     db = services(request).db
     if await db.ping():
         return JSONResponse({"services": {"uro": "healthy"}, "status": "ok"})
@@ -101,7 +101,7 @@ def _clear_stale_uploads(settings: Settings) -> None:
 
 # Godot web exports run on another origin and call the API with fetch(). Credentials travel in
 # the Authorization header, never in cookies, so any origin may call. Inside a grain the bridge
-# answers preflights and adds these headers itself (sandstorm.md §4.1).
+# answers preflights and adds these headers itself (docs/sandstorm.md §Request headers).
 CORS = [
     Middleware(
         CORSMiddleware,
@@ -123,7 +123,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         config.uploads_dir.mkdir(parents=True, exist_ok=True)
         _clear_stale_uploads(settings)
         db = Database(config.database_url, functools.partial(schema.prepare, uploads_dir=config.uploads_dir))
-        # Loopback only: never through the proxy a grain's environment names (sandstorm.md §3.2).
+        # Loopback only: never through the proxy a grain's environment names
+        # (docs/sandstorm.md §Grain environment).
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=4), trust_env=False)
         app.state.services = Services(
             settings=settings,

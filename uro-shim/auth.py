@@ -1,6 +1,7 @@
 """Who is calling: Sandstorm's headers in a grain, a Uro token on a laptop (docs/architecture.md §Identity).
 
-Public routes never reject a bad or empty token (uro-api.md §2.3): the caller is just anonymous.
+Public routes never reject a bad or empty token (COMPATIBILITY.md §Client habits): the caller is
+just anonymous.
 """
 
 from __future__ import annotations

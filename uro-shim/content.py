@@ -1,4 +1,4 @@
-"""Avatars, maps and props: the public lists and the uploader's dashboard (uro-api.md §5.8, §5.9)."""
+"""Avatars, maps and props: the public lists and the uploader's dashboard (COMPATIBILITY.md §Client calls)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ async def public_index(request: Request, kind: str) -> JSONResponse:
 
 
 async def public_show(request: Request, kind: str) -> JSONResponse:
-    """Shown even when not public: a link to it is how players share it (uro-api.md §5.8)."""
+    """Shown even when not public: a link to it is how players share it (COMPATIBILITY.md §Client calls)."""
     content_id = parse_uuid(request.path_params["id"], f"That {SINGULAR[kind]}")
     rows = await _rows(request, "id = %s AND kind = %s", (content_id, kind))
     if not rows:

@@ -1,6 +1,6 @@
-"""Errors in the shape every generation of the client can read (uro-api.md §5.14, §10).
+"""Errors in the shape every generation of the client can read (COMPATIBILITY.md §Client habits).
 
-The client shows ``error.message`` to the player (uro-api.md §2.5), so messages are written
+The client shows ``error.message`` to the player, so messages are written
 for people. The top-level ``message``/``code`` pair serves HEAD-style readers.
 """
 
@@ -76,5 +76,5 @@ def forbidden(message: str) -> ApiError:
 
 
 def ok(data: dict[str, Any]) -> JSONResponse:
-    """Success is always status 200 with a JSON object in the ``data`` envelope (uro-api.md §2.4)."""
+    """Success is always 200 with a JSON object in the ``data`` envelope (COMPATIBILITY.md §Client habits)."""
     return JSONResponse({"data": data})

@@ -1,4 +1,4 @@
-"""Request fields the way Plug reads them: bracket keys, strings everywhere (uro-api.md §2.1, §10).
+"""Request fields the way Plug reads them: bracket keys, strings everywhere (COMPATIBILITY.md §Client habits).
 
 The client sends ``user[password]=…`` and ``shard[port]=7777``: every value is a string and
 keys nest with brackets. ``nest`` builds the nested dict; ``Fields`` reads one entity from it

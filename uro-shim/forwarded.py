@@ -2,7 +2,7 @@
 
 The API listens on loopback behind the front door (docs/architecture.md), which sets ``Host``,
 ``X-Forwarded-Proto`` and appends the client's address to ``X-Forwarded-For``. Inside a grain
-the bridge sends ``Host: sandbox`` for API tokens (sandstorm.md §4.1), and the client's own
+the bridge sends ``Host: sandbox`` for API tokens (docs/sandstorm.md §Request headers), and the client's own
 origin is unknown: links are then root-relative.
 """
 

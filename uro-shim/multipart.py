@@ -1,7 +1,8 @@
 """A streaming multipart/form-data reader that turns bytes into part events. Pure: no I/O.
 
 The Godot client starts its body with a CRLF before the first boundary and closes with
-``\\r\\n--boundary--\\r\\n`` (uro-api.md §2.2); python-multipart's parser accepts that preamble.
+``\\r\\n--boundary--\\r\\n`` (COMPATIBILITY.md §Client habits); python-multipart's parser
+accepts that preamble.
 Feed chunks with ``feed``; each call returns the events completed so far, so a caller can
 stream file data to disk without ever holding a whole upload in memory.
 """

@@ -14,7 +14,8 @@ import psycopg
 from common.db import migrate
 
 COMPONENT = "uro"
-DEFAULT_MAP_ID = "dddf8154-60a3-4c9f-888b-fb70c3e2655f"  # the client's default_map_path (uro-api.md §7)
+# The client's default_map_path (COMPATIBILITY.md §Client habits).
+DEFAULT_MAP_ID = "dddf8154-60a3-4c9f-888b-fb70c3e2655f"
 DEFAULT_MAP_FILE = f"{DEFAULT_MAP_ID}_1_original.scn"
 DEFAULT_MAP_SOURCE = Path(__file__).with_name("default_map.scn")
 
@@ -57,7 +58,7 @@ MIGRATIONS = [
         created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
         revoked_at TIMESTAMPTZ
     )""",
-    # 8: game servers; updated_at is the heartbeat (uro-api.md §5.7)
+    # 8: game servers; updated_at is the heartbeat (COMPATIBILITY.md §Client calls)
     """CREATE TABLE IF NOT EXISTS uro_shards (
         id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
         user_id UUID REFERENCES uro_users (id) ON DELETE CASCADE,
@@ -71,7 +72,7 @@ MIGRATIONS = [
         updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )""",
     "CREATE INDEX IF NOT EXISTS uro_shards_updated ON uro_shards (updated_at)",
-    # 10: avatars, maps and props share one shape (uro-api.md §8); kind tells them apart
+    # 10: avatars, maps and props share one shape (COMPATIBILITY.md §Storage); kind tells them apart
     """CREATE TABLE IF NOT EXISTS uro_content (
         id UUID PRIMARY KEY,
         kind TEXT NOT NULL,

@@ -1,6 +1,6 @@
-"""Sign-up, sign-in, renew, sign-out and profile (uro-api.md §5.1–5.6), the host key, relay tickets.
+"""Sign-up, sign-in, renew, sign-out, profile (COMPATIBILITY.md §Client calls), host key, relay tickets.
 
-In a grain the bridge has already authenticated the player (sandstorm.md §4): sign-in and
+In a grain the bridge has already authenticated the player (docs/sandstorm.md §Request headers): sign-in and
 renew answer with the Sandstorm identity's account and placeholder tokens, which the client
 stores and sends back, and which the bridge drops before they reach us.
 """
@@ -167,7 +167,7 @@ async def renew(request: Request) -> JSONResponse:
 
 
 async def logout(request: Request) -> JSONResponse:
-    """Always 200 with an empty object, as classic Uro did (uro-api.md §5.3, §9.17)."""
+    """Always 200 with an empty object, as classic Uro did (COMPATIBILITY.md §Client calls)."""
     svc = services(request)
     token = request_token(request.headers, request.cookies)
     if token is not None and not svc.sandstorm:
@@ -180,7 +180,7 @@ async def logout(request: Request) -> JSONResponse:
 
 
 async def profile(request: Request) -> JSONResponse:
-    """No tokens here: a wrong one would overwrite the client's renewal token (uro-api.md §5.6)."""
+    """No tokens: a wrong one would overwrite the client's renewal token (COMPATIBILITY.md §Session block)."""
     account = await require_account(request)
     return ok(session_block(account, None, None))
 

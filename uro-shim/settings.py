@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from common.config import Config, ConfigError
 
 # The signup key compiled into the stock V-Sekai client (godot_uro_helper.gd SIGNUP_API_KEY,
-# uro-api.md §5.5). It is public: it only tells "a stock client" from "anything else".
+# COMPATIBILITY.md §Client habits). It is public: it only tells "a stock client" from "anything else".
 STOCK_CLIENT_SIGNUP_KEY = "eNoZ4kXHgT0z9ZTYGsq7eE0rQYvR6YBi"
 CONTENT_KINDS = ("avatars", "maps", "props")
 
@@ -30,9 +30,9 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
 @dataclass(frozen=True)
 class Settings:
     config: Config
-    access_ttl: float = 30 * 60.0  # seconds; the client renews every 600 s (uro-api.md §3.3, §9.1)
+    access_ttl: float = 30 * 60.0  # seconds; the client renews every 600 s (COMPATIBILITY.md §Client habits)
     renewal_ttl: float = 30 * 24 * 3600.0
-    max_upload_bytes: int = 200_000_000  # Uro's Plug.Parsers limit (uro-api.md §5.9)
+    max_upload_bytes: int = 200_000_000  # Uro's Plug.Parsers limit (COMPATIBILITY.md §Configuration)
     signup_api_key: str = STOCK_CLIENT_SIGNUP_KEY  # "" closes registration
     bcrypt_rounds: int = 12
     player_uploads: frozenset[str] = frozenset({"avatars"})

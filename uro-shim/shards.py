@@ -1,4 +1,4 @@
-"""The game-server list (uro-api.md §5.7), with the relay's rooms merged in.
+"""The game-server list (COMPATIBILITY.md §Client calls), with the relay's rooms merged in.
 
 A registered shard is listed while its heartbeat (any PUT, even without a body) is under 30 s
 old. The relay's rooms come from its loopback admin endpoint, each as a shard with a ``url`` a
@@ -200,7 +200,7 @@ async def _change(request: Request, delete: bool) -> JSONResponse:
         if delete:
             await conn.execute("DELETE FROM uro_shards WHERE id = %s", (shard_id,))
             return
-        # Any PUT is a heartbeat, even without fields (uro-api.md §5.7).
+        # Any PUT is a heartbeat, even without fields (COMPATIBILITY.md §Client calls).
         sets = ", ".join(f"{column} = %s" for column in values)
         params = [*values.values(), now_utc(), shard_id]
         await conn.execute(

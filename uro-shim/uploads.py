@@ -1,9 +1,10 @@
 """User content files: checks, durable placement under ``uploads/``, and serving them.
 
 A file is written to a temp file in the var directory while it arrives (``body.py``), checked
-here by extension and magic bytes (uro-api.md §5.9), fsynced, renamed into ``uploads/`` and only
-then recorded in the database. Names carry a version, so a replaced file never changes under a
-URL a client has cached (the client caches by URL, uro-api.md §6).
+here by extension and magic bytes (COMPATIBILITY.md §Client calls), fsynced, renamed into
+``uploads/`` and only then recorded in the database. Names carry a version, so a replaced file
+never changes under a URL a client has cached (the client caches by URL, COMPATIBILITY.md
+§Client habits).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def stored_name(content_id: str, version: int, role: str, ext: str) -> str:
 
 
 def url_for(name: str | None) -> str:
-    """Root-relative, as the client prepends its base URL (uro-api.md §1); ``?v=`` is the file's version."""
+    """Root-relative, as the client prepends its base URL (COMPATIBILITY.md §Client habits); ``?v=``
+    is the file's version."""
     if not name:
         return ""
     parts = name.split("_")

@@ -1,4 +1,4 @@
-"""Soirée extension: the host manages the privilege ruleset (uro-api.md §8 ``user_privilege_rulesets``)."""
+"""Soirée extension: the host manages the privilege ruleset (COMPATIBILITY.md §Soirée extensions)."""
 
 from __future__ import annotations
 
