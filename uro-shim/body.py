@@ -1,8 +1,8 @@
 """Reading a request's fields: query string, form, JSON or multipart, into one nested dict.
 
 Multipart uploads stream to temp files in the var directory, so no upload is ever held in
-memory, and the size limit is enforced while the bytes arrive. The caller commits the files
-it keeps (``uploads.commit``) and ``Body.discard`` deletes the rest.
+memory, and the size limit is enforced while the bytes arrive. The caller moves the files it
+keeps into place (``uploads.place``, which marks them committed) and ``Body.discard`` deletes the rest.
 """
 
 from __future__ import annotations
