@@ -33,7 +33,7 @@ const pkgdef :Spk.PackageDefinition = (
       license = (openSource = mit),
       categories = [games],
       # Before publishing to the App Market, add contactEmail and a pgpSignature
-      # (`spk publish` and docs/developing/publishing-apps.md in Sandstorm's documentation).
+      # (`spk publish`; https://docs.sandstorm.io/en/latest/developing/publishing-apps/).
       author = (upstreamAuthor = "The Soirée contributors"),
       shortDescription = (defaultText = "V-Sekai party server"),
       description = (defaultText = embed "description.md"),
@@ -90,7 +90,7 @@ const pkgdef :Spk.PackageDefinition = (
       ],
     ),
     # API-token requests (Godot clients) reach the app with their paths unchanged: /api/v1/...
-    # and /relay. It must end with "/" (research/sandstorm.md §1.3).
+    # and /relay. It must end with "/" (docs/sandstorm.md §Package definition).
     apiPath = "/",
     saveIdentityCaps = false,
   ),

@@ -1,9 +1,9 @@
 """Who may see and do what on the host-facing pages, decided on the server for every request.
 
-Sandstorm mode: the bridge builds ``X-Sandstorm-Permissions`` from scratch (research/sandstorm.md
-§4.1), so it is trusted; ``host`` opens the dashboard and its actions, ``play`` the player page.
-Any route may be reached with any token (an API token can be opened as a sharing link, §4.4),
-so nothing relies on which links a page shows.
+Sandstorm mode: the bridge builds ``X-Sandstorm-Permissions`` from scratch (docs/sandstorm.md
+§Request headers), so it is trusted; ``host`` opens the dashboard and its actions, ``play`` the player page.
+Any route may be reached with any token (an API token can be opened as a sharing link,
+docs/sandstorm.md §API tokens), so nothing relies on which links a page shows.
 
 Standalone mode: the front door strips ``X-Sandstorm-*``. The host proves themself once with the
 host key (``/?key=...``), which becomes an HttpOnly, SameSite=Strict cookie; everyone else is a
@@ -11,7 +11,7 @@ visitor who may read the player page.
 
 Requests that change something must also carry ``X-Requested-With: soiree``: a header no form
 can send and no other site can add without a CORS preflight, which is never granted. Sandstorm's
-bridge passes exactly this header through (§4.1).
+bridge passes exactly this header through (docs/sandstorm.md §Request headers).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ PARTY_POSTGRES_SETTINGS: Mapping[str, str] = {
 }
 
 # CockroachDB sizes, all absolute: a packaged grain has no /proc/meminfo, so percentages and the
-# defaults derived from physical memory cannot be resolved (research/sandstorm.md §6.2).
+# defaults derived from physical memory cannot be resolved (docs/sandstorm.md §CockroachDB in a grain).
 COCKROACH_CACHE = "64MiB"
 COCKROACH_SQL_MEMORY = "128MiB"
 COCKROACH_GO_MEMORY = "320MiB"  # the Go runtime's soft limit; its default is derived from RAM
@@ -234,7 +234,7 @@ def find_cockroach(env: Mapping[str, str]) -> Path | None:
 
 
 def cockroach_command(binary: Path, cfg: Config) -> list[str]:
-    """``cockroach start-single-node`` for a grain; each flag's reason is in research/sandstorm.md §6.2."""
+    """``cockroach start-single-node`` for a grain (why each flag: docs/sandstorm.md §CockroachDB)."""
     sql_addr = f"{LOOPBACK}:{cfg.db_port}"
     return [
         str(binary),

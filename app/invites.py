@@ -1,4 +1,4 @@
-"""Standalone invite links, through the Uro-compatible API (uro-shim/COMPATIBILITY.md §Invites).
+"""Standalone invite links, through the Uro-compatible API (uro-shim/COMPATIBILITY.md §Soirée extensions).
 
 The app signs in to the API as the host with the host key (``POST /api/v1/host/session``) and
 keeps that session; a 401 means it expired, and the app signs in again once. The browser's

@@ -2,8 +2,8 @@
 scripts; what is here is the structure, the words, and the landmarks screen readers navigate by.
 
 Everything is served from this origin only: a Sandstorm grain's UI runs under a strict
-Content-Security-Policy (research/sandstorm.md §4.6), so there are no external assets, no inline
-scripts and no inline styles anywhere.
+Content-Security-Policy (docs/sandstorm.md §UI Content-Security-Policy), so there are no external
+assets, no inline scripts and no inline styles anywhere.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from app.downloads import ZIP_NAME
 from common.config import Mode
 
 # The player role's position in the package's `roles` list (sandstorm-pkgdef.capnp): Sandstorm's
-# offer templates name a role by index (research/sandstorm.md §4.4).
+# offer templates name a role by index (docs/sandstorm.md §Offer templates).
 PLAYER_ROLE_ID = 1
 DOWNLOAD_URL = f"/downloads/{ZIP_NAME}"
 

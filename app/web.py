@@ -46,7 +46,7 @@ BASE_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'"
 )
 # Standalone pages are never framed. In a grain, Sandstorm's shell frames them, and the bridge
-# replaces this header with its own policy anyway (research/sandstorm.md §4.6).
+# replaces this header with its own policy anyway (docs/sandstorm.md §UI Content-Security-Policy).
 SECURITY_HEADERS = {
     "standalone": {
         "Content-Security-Policy": BASE_POLICY + "; frame-ancestors 'none'",

@@ -1,6 +1,6 @@
 """Where every Soirée process finds its ports, paths and mode.
 
-One environment, read the same way by every process (DESIGN §3):
+One environment, read the same way by every process (docs/architecture.md §Environment):
 ``SOIREE_VAR`` (default ``/var``), ``SOIREE_PORT`` (default 8000), ``SOIREE_MODE``
 (``sandstorm`` when ``SANDSTORM=1``, else ``standalone``). Internal ports default to
 offsets from the front door's port so that several stacks (tests) can run side by side

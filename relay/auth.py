@@ -1,9 +1,9 @@
-"""Who is connecting: identity from the WebSocket upgrade request (DESIGN §3, common/identity.py).
+"""Who is connecting: identity from the WebSocket upgrade request (docs/architecture.md §Identity).
 
 Sandstorm mode trusts the bridge's ``X-Sandstorm-*`` headers for who the player is and what
 they may do; the name others see comes from the player's account in the Uro API (the one they
 set with ``PUT /api/v1/profile``), because keys made for sharing all carry "Anonymous User"
-(research/sandstorm.md §4.5). Standalone mode accepts a relay ticket signed by the Uro API
+(docs/sandstorm.md §API tokens). Standalone mode accepts a relay ticket signed by the Uro API
 (``?ticket=`` or ``Authorization``), verified offline, or a Uro access token (``?token=`` or
 ``Authorization``, raw or ``Bearer``), verified by asking the API for the token's profile.
 

@@ -244,7 +244,7 @@ func _apply_session_record(type: int, record: Dictionary) -> void:
 			last_goodbye = {"code": record["code"], "reason": record["reason"]}
 			goodbye_received.emit(record["code"], record["reason"])
 		P.SERVER_PING:
-			# Answer at once: this is also what keeps a Sandstorm grain awake (PROTOCOL.md §3.3).
+			# Answer at once: this is also what keeps a Sandstorm grain awake (PROTOCOL.md §3, item 3).
 			_outgoing.append(P.encode_record({"type": P.PONG, "nonce": record["nonce"]}))
 			if rtt_ms < 0:
 				_set_clock(record["server_time_ms"], 0.0)
