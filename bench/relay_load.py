@@ -3,8 +3,8 @@
 Each client sends 20 updates a second of a 100-byte state for its own avatar (sender id,
 sequence number, send time, padding). A few *sampling* clients parse every message and time
 every update they receive; all the others only drain their sockets, so that the load
-generator (one Python process on its own core) is not the bottleneck (research:
-peer-benchmarks.md). Capacity is the largest N whose p99 latency stays within 50 ms and whose
+generator (one Python process on its own core) is not the bottleneck (bench/README.md
+§Capacity). Capacity is the largest N whose p99 latency stays within 50 ms and whose
 samplers end with every avatar's latest state.
 
 The generator is plain non-blocking sockets and epoll: no framework, as little work per byte

@@ -283,7 +283,7 @@ class SandstormParty:
 
     def webkey(self, token: str) -> str:
         """A webkey for the player role made for sharing, as the host's dashboard has Sandstorm
-        make one: the bridge says "Anonymous User" for it (shared/research/sandstorm.md §4.5)."""
+        make one: the bridge says "Anonymous User" for it (docs/sandstorm.md §API tokens)."""
         return self.bridge.add_token(token, ("play",))
 
     def display_names(self) -> dict[str, str]:
@@ -298,8 +298,9 @@ class SandstormParty:
 def sandstorm_party(var: Path, database_url: str) -> Iterator[SandstormParty]:
     """`python -m relay` and `python -m uro_shim` in Sandstorm mode behind Caddy, and the
     stand-in for sandstorm-http-bridge in front: webkeys (`party.webkey(token)`) work as they do
-    on a Sandstorm server, the token in the path for web exports (§4.2-4.3), and the bridge
-    answers CORS preflights for the API as Sandstorm does. Sandstorm itself cannot run here."""
+    on a Sandstorm server, the token in the path for web exports (docs/sandstorm.md §API tokens),
+    and the bridge answers CORS preflights for the API as Sandstorm does. Sandstorm itself cannot
+    run here."""
     env = server_env(var, database_url, SOIREE_MODE="sandstorm")
     relay_env = {"SOIREE_MODE": "sandstorm", "SOIREE_API_PORT": env["SOIREE_API_PORT"]}
     with live_relay(var, env=relay_env) as relay:

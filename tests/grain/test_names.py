@@ -1,7 +1,7 @@
 """Players' names in a grain, end to end: the package in the grain-faithful sandbox, the
 stand-in bridge and shell, the host's dashboard in a real browser. Keys the dashboard makes
 are for sharing, so Sandstorm calls everyone who holds one "Anonymous User"
-(research/sandstorm.md §4.5); a player who gives a name through their key shows under it."""
+(docs/sandstorm.md §API tokens); a player who gives a name through their key shows under it."""
 
 from __future__ import annotations
 

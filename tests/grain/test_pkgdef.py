@@ -1,4 +1,4 @@
-"""The Sandstorm package, checked offline as far as it can be (research/sandstorm.md §1.6).
+"""The Sandstorm package, checked offline as far as it can be (docs/sandstorm.md §Package definition).
 
 The package definition is compiled by the real Cap'n Proto compiler against a subset of
 Sandstorm's schema (tests/grain/sandstorm-schema), then checked against the rules ``spk``

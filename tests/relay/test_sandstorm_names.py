@@ -1,6 +1,6 @@
 """In a grain the relay names a player after their account in the Uro API (the real uro-shim,
 in Sandstorm mode), not after the bridge's header: keys made for sharing all say "Anonymous
-User" (research/sandstorm.md §4.5). Without an answer from the API the header's name is used,
+User" (docs/sandstorm.md §API tokens). Without an answer from the API the header's name is used,
 and nobody is kept out."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A stand-in for sandstorm-http-bridge and Sandstorm's gateway, in front of a grain under test.
 
-It behaves as research/sandstorm.md §4 describes the real pair:
+It behaves as docs/sandstorm.md describes the real pair (§Request headers, §API
+tokens and webkeys, §WebSockets):
 
 - API tokens arrive as ``Authorization: Bearer <token>`` or as a ``/.sandstorm-token/<token>/``
   path prefix (stripped); requests without a token belong to a logged-in browser (UI) session.
@@ -56,7 +57,8 @@ API_RESPONSE_HEADERS = (
     ("vary", "Authorization"),
     ("content-security-policy", "default-src 'none'; sandbox"),
 )
-# An approximation of the strict policy Sandstorm puts on grain UIs (research/sandstorm.md §4.6):
+# An approximation of the strict policy Sandstorm puts on grain UIs (docs/sandstorm.md
+# §UI Content-Security-Policy):
 # same-origin scripts, styles and connections only, remote images and media, no workers, and
 # frames only from the grain itself and from Sandstorm's own origin (offer templates are served
 # there: web-session-bridge.c++ names the shell's base URL in frame-src).

@@ -9,7 +9,7 @@ page reports every printed line and the exit code back to the server (`godot_pag
 
 `args` reach the project as `OS.get_cmdline_user_args()`.
 
-The engine is a release web build (`shared/research/godot4-web-engine.md`, "Limits"): `assert()`
+The engine is a release web build (`docs/godot.md` §Release builds): `assert()`
 does nothing, so test scripts check results themselves and end with `get_tree().quit(code)`.
 """
 
@@ -36,7 +36,7 @@ from tests.support.godot_project import build_project_pck
 from tests.support.godot_web_template import TEMPLATE_FILES, ensure_web_template
 
 PAGE = Path(__file__).with_name("godot_page.html")
-# Flags that run Chromium headless as root with WebGL2 on SwiftShader (research, "How the pieces fit").
+# Flags that run Chromium headless as root with WebGL2 on SwiftShader (tests/godot/README.md §The engine).
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

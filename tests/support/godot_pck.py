@@ -1,7 +1,7 @@
 """Godot 4 resource packs (`.pck`, format version 3, Godot 4.4+): a pure writer and reader.
 
-Layout (checked against packs the engine itself exports; see
-`shared/research/godot4-web-engine.md`, "Formats"), all integers little-endian:
+Layout (as the engine reads it: `tests/godot/README.md` §Formats, with its sources), all integers
+little-endian:
 
     "GDPC", u32 pack version (3), u32 major, u32 minor, u32 patch, u32 pack flags,
     u64 file_base, u64 dir_offset, 16 x u32 reserved            -> 104 bytes

@@ -2,7 +2,7 @@
 
 The release web template loads plain-text scripts and scenes as they are: no import step, no
 `.gdc` or `.remap` files. It does need `.godot/global_script_class_cache.cfg` for `class_name`
-to resolve (`shared/research/godot4-web-engine.md`, "Formats") and prints an error when it is
+to resolve (`tests/godot/README.md` §Formats) and prints an error when it is
 missing; it is generated here.
 """
 

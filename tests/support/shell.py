@@ -1,6 +1,6 @@
 """A stand-in for Sandstorm's shell: the page that frames a grain and renders offer templates.
 
-It behaves as research/sandstorm.md §4.4 describes the real shell:
+It behaves as docs/sandstorm.md §Offer templates describes the real shell:
 
 - its page holds the grain's UI in an iframe (the grain's origin differs from the shell's);
 - a ``renderTemplate`` postMessage from the grain (``{rpcId, template, petname, roleAssignment,
@@ -10,7 +10,7 @@ It behaves as research/sandstorm.md §4.4 describes the real shell:
   the text; the grain puts it in an iframe;
 - identical requests (same template, petname, role and forSharing) within 2.5 minutes get the
   same token back, as the real shell memoizes them; that is why each invite needs its own petname;
-- ``forSharing`` tokens carry no user id (anonymous players, §4.5).
+- ``forSharing`` tokens carry no user id (anonymous players: docs/sandstorm.md §API tokens).
 
 Every request is recorded in ``offers`` for tests to inspect.
 """

@@ -1,4 +1,6 @@
-"""Requests composed exactly as the V-Sekai Godot client composes them (uro-api.md §2, §7).
+"""Requests composed exactly as the V-Sekai Godot client composes them.
+
+The client's habits and their sources: uro-shim/COMPATIBILITY.md §Client habits.
 
 - Form bodies: Godot's ``HTTPClient.query_string_from_dict``: ``key.uri_encode()=value.uri_encode()``
   joined by ``&``, where ``uri_encode`` keeps only ``A-Z a-z 0-9 _ . - ~`` and writes every other

@@ -1,4 +1,6 @@
-"""Sandstorm mode: identity from the bridge's headers (sandstorm.md §4), no passwords, roles as privileges."""
+"""Sandstorm mode: identity from the bridge's headers, no passwords, roles as privileges.
+
+The headers are those of docs/sandstorm.md §Request headers."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 @0xbde7c55a051066fe;
 # A subset of Sandstorm's package schema, written for this project's offline checks.
 #
-# Sandstorm's own schema files are in no package registry (research/sandstorm.md §1.6), so the
-# tests compile the package definition against this file instead: the struct, field and enum
-# names, field numbers and types of the parts our package definition uses, as listed in
-# research/sandstorm.md §1.2. It catches misspelt fields, wrong types and missing embedded files.
+# Sandstorm's own schema files are in no package registry (docs/sandstorm.md §Package definition),
+# so the tests compile the package definition against this file instead: the struct, field and
+# enum names, field numbers and types of the parts our package definition uses, as Sandstorm's
+# src/sandstorm/package.capnp and grain.capnp define them. It catches misspelt fields, wrong types
+# and missing embedded files.
 # Members we never set are typed AnyPointer. The authoritative check is `spk pack` and
 # `vagrant-spk verify`, with the real schema, in the vagrant-spk VM.
 
