@@ -26,6 +26,8 @@ DB_OFFSET = 5  # CockroachDB or PostgreSQL SQL port
 DB_HTTP_OFFSET = 6  # CockroachDB console (loopback only)
 
 LOOPBACK = "127.0.0.1"  # /etc/hosts is hidden in a grain: never rely on "localhost"
+# The relay's WebSocket path, the same behind the front door (app/Caddyfile) and on the relay's port.
+RELAY_PATH = "/relay"
 
 
 class ConfigError(ValueError):

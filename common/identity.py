@@ -30,6 +30,7 @@ SOIREE_NAMESPACE = uuid.UUID("5f0c1e2a-7d3b-4c8e-9a61-2b4d6f8e0a13")
 
 NAME_MAX = 64
 TICKET_VERSION = "v1"
+TICKET_TTL = 60  # seconds a relay ticket lives: a client fetches one for every connection
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _unb64(text: str) -> bytes:
         raise TicketError("ticket is not valid base64") from None
 
 
-def sign_ticket(key: bytes, identity: Identity, *, now: float, ttl: float = 60.0) -> str:
+def sign_ticket(key: bytes, identity: Identity, *, now: float, ttl: float = TICKET_TTL) -> str:
     """A short-lived proof of identity for the relay: ``v1.<payload>.<mac>``."""
     payload = {
         "sub": identity.user_id,

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
+from common.config import LOOPBACK, RELAY_PATH
+
 SANDBOX_HOST = "sandbox"
 _HOST = re.compile(r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
@@ -20,7 +22,7 @@ def client_address(headers: Mapping[str, str], peer: str | None) -> str:
     """The last hop the front door vouches for (its appended entry), else the socket's peer."""
     forwarded = headers.get("x-forwarded-for", "")
     hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-    if hops and peer in ("127.0.0.1", "::1", None):
+    if hops and peer in (LOOPBACK, "::1", None):
         return hops[-1][:64]
     return peer or ""
 
@@ -65,5 +67,5 @@ def host_and_port(headers: Mapping[str, str], default_scheme: str = "http") -> t
 
 def relay_room_url(headers: Mapping[str, str], room: str, default_scheme: str = "http") -> str:
     return public_url(
-        headers, "/relay?room=" + quote(room, safe=""), websocket=True, default_scheme=default_scheme
+        headers, f"{RELAY_PATH}?room=" + quote(room, safe=""), websocket=True, default_scheme=default_scheme
     )

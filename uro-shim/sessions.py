@@ -23,10 +23,10 @@ from uro_shim.forms import Fields
 from uro_shim.forwarded import public_url
 from uro_shim.services import Services, services
 
-from common.identity import clean_name, host_key_text, sign_ticket
+from common.config import RELAY_PATH
+from common.identity import TICKET_TTL, clean_name, host_key_text, sign_ticket
 
 SANDSTORM_TOKEN = "sandstorm"  # placeholder: inside a grain the bridge authenticates every request
-TICKET_TTL = 60
 USERNAME = re.compile(r"^[a-z0-9_]{3,16}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -240,7 +240,7 @@ async def host_session(request: Request) -> JSONResponse:
 
 
 def _relay_url(request: Request) -> str:
-    return public_url(request.headers, "/relay", websocket=True, default_scheme=request.url.scheme)
+    return public_url(request.headers, RELAY_PATH, websocket=True, default_scheme=request.url.scheme)
 
 
 async def ticket(request: Request) -> JSONResponse:
