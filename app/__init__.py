@@ -1,1 +1,1 @@
-"""Soirée: the shared pieces and the host-facing front (dashboard, player page, wiring)."""
+"""Soirée's host-facing front (dashboard, player and invite pages) and the process wiring."""
