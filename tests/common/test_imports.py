@@ -110,4 +110,3 @@ def test_the_module_graph_has_no_cycle() -> None:
         if node not in state:
             walk(node, [node])
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
-
