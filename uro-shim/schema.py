@@ -16,8 +16,16 @@ from common.db import migrate
 COMPONENT = "uro"
 # The client's default_map_path (COMPATIBILITY.md §Client habits).
 DEFAULT_MAP_ID = "dddf8154-60a3-4c9f-888b-fb70c3e2655f"
-DEFAULT_MAP_FILE = f"{DEFAULT_MAP_ID}_1_original.scn"
+# The seeded file's version is its revision; uploads are versioned by timestamp, so they never
+# meet. Revision 1 was a placeholder that Godot could not load; 2 is the map of default_map.scn.
+DEFAULT_MAP_FILE = f"{DEFAULT_MAP_ID}_2_original.scn"
 DEFAULT_MAP_SOURCE = Path(__file__).with_name("default_map.scn")
+DEFAULT_MAP_DESCRIPTION = (
+    "A 40 m square floor with low walls, a sun and eight spawn points. "
+    "The host can replace it by uploading a map with this id."
+)
+_PLACEHOLDER_MAP_FILE = f"{DEFAULT_MAP_ID}_1_original.scn"
+_PLACEHOLDER_MAP_DESCRIPTION = "An empty world. The host can replace it by uploading a map with this id."
 
 MIGRATIONS = [
     # 1: accounts; the privilege ruleset lives on the account (one row per user in Uro)
@@ -90,9 +98,15 @@ MIGRATIONS = [
     # 13: the map every stock client asks for first; seeded once, so a host may replace or delete it
     f"""INSERT INTO uro_content (id, kind, name, description, is_public, data_file)
         VALUES ('{DEFAULT_MAP_ID}', 'maps', 'Default map',
-                'An empty world. The host can replace it by uploading a map with this id.',
-                true, '{DEFAULT_MAP_FILE}')
+                '{_PLACEHOLDER_MAP_DESCRIPTION}',
+                true, '{_PLACEHOLDER_MAP_FILE}')
         ON CONFLICT (id) DO NOTHING""",
+    # 14: the seeded placeholder becomes the real map, unless the host replaced it already
+    f"""UPDATE uro_content
+        SET data_file = '{DEFAULT_MAP_FILE}', updated_at = now(),
+            description = CASE WHEN description = '{_PLACEHOLDER_MAP_DESCRIPTION}'
+                               THEN '{DEFAULT_MAP_DESCRIPTION}' ELSE description END
+        WHERE id = '{DEFAULT_MAP_ID}' AND data_file = '{_PLACEHOLDER_MAP_FILE}'""",
 ]
 
 
@@ -105,3 +119,5 @@ def prepare(conn: psycopg.Connection, uploads_dir: Path) -> None:
         tmp = uploads_dir / f".{DEFAULT_MAP_FILE}.seed"
         shutil.copyfile(DEFAULT_MAP_SOURCE, tmp)
         tmp.replace(uploads_dir / DEFAULT_MAP_FILE)
+    if not row or row[0] != _PLACEHOLDER_MAP_FILE:  # an older party's placeholder, now unused
+        (uploads_dir / _PLACEHOLDER_MAP_FILE).unlink(missing_ok=True)

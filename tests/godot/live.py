@@ -169,6 +169,7 @@ http://:{front} {{
 		format json
 	}}
 	reverse_proxy /api/v1/* 127.0.0.1:{api}
+	reverse_proxy /uploads/* 127.0.0.1:{api}
 	reverse_proxy /relay 127.0.0.1:{relay}
 }}
 """

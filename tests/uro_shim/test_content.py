@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 import httpx
 import psycopg
+import pytest
 
+from common.db import migrate
 from tests.uro_shim.conftest import UroServer
 from tests.uro_shim.godot import GodotUro, compose_multipart_body
 from tests.uro_shim.test_sessions import host_client, register
-from uro_shim.schema import DEFAULT_MAP_ID
+from uro_shim import schema
+from uro_shim.schema import DEFAULT_MAP_DESCRIPTION, DEFAULT_MAP_ID, DEFAULT_MAP_SOURCE
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(200)
 
@@ -204,7 +207,13 @@ def test_the_default_map_exists_in_a_new_party_and_the_host_can_replace_it(
     assert response.status_code == 200
     item = response.json()["data"]["map"]
     assert item["id"] == DEFAULT_MAP_ID and item["is_public"]
-    assert download(uro, item["user_content_data"]).content.startswith(b"RSCC")
+    assert item["name"] == "Default map" and item["description"] == DEFAULT_MAP_DESCRIPTION
+    # Then base URL + user_content_data, as the client downloads it: the engine-made scene that
+    # tests/godot/test_default_map.py loads and instances.
+    assert item["user_content_data"] == f"/uploads/{DEFAULT_MAP_ID}_2_original.scn?v=2"
+    served = download(uro, item["user_content_data"])
+    assert served.content == DEFAULT_MAP_SOURCE.read_bytes() and served.content.startswith(b"RSCC")
+    assert served.headers["content-type"] == "application/octet-stream"
     assert DEFAULT_MAP_ID in [m["id"] for m in client.request("GET", "/maps").json()["data"]["maps"]]
 
     host = host_client(uro)
@@ -231,6 +240,41 @@ def test_the_default_map_exists_in_a_new_party_and_the_host_can_replace_it(
     assert GodotUro(uro.client()).request("GET", f"/maps/{DEFAULT_MAP_ID}").status_code == 404
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM uro_content").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("replaced_by_host", [False, True])
+def test_an_older_party_gets_the_real_default_map_unless_the_host_replaced_it(
+    make_uro: Callable[..., UroServer], database_url: str, replaced_by_host: bool
+) -> None:
+    # A party from before the real map: the migrations up to the seed (13), the placeholder file.
+    host_file = f"{DEFAULT_MAP_ID}_1700000000000000_original.scn"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        migrate(conn, schema.COMPONENT, schema.MIGRATIONS[:13])
+        if replaced_by_host:
+            conn.execute(
+                "UPDATE uro_content SET data_file = %s, description = 'My world' WHERE id = %s",
+                (host_file, DEFAULT_MAP_ID),
+            )
+    uro = make_uro(database_url, start=False)
+    uploads = uro.var / "uploads"
+    uploads.mkdir(parents=True)
+    host_map = scene(500)
+    if replaced_by_host:
+        (uploads / host_file).write_bytes(host_map)
+    else:
+        (uploads / f"{DEFAULT_MAP_ID}_1_original.scn").write_bytes(b"RSCC" + bytes(60))
+
+    uro.start()
+    item = GodotUro(uro.client()).request("GET", f"/maps/{DEFAULT_MAP_ID}").json()["data"]["map"]
+    if replaced_by_host:
+        assert item["description"] == "My world"
+        assert download(uro, item["user_content_data"]).content == host_map
+        assert sorted(p.name for p in uploads.iterdir()) == [host_file]
+    else:
+        assert item["description"] == DEFAULT_MAP_DESCRIPTION
+        assert download(uro, item["user_content_data"]).content == DEFAULT_MAP_SOURCE.read_bytes()
+        # The placeholder's file goes; the new one is under a new name, so no client's cache is stale.
+        assert sorted(p.name for p in uploads.iterdir()) == [f"{DEFAULT_MAP_ID}_2_original.scn"]
 
 
 def test_generated_ids_never_start_with_a() -> None:
