@@ -14,7 +14,8 @@ signal completed(request: SoireeRequest)
 
 ## No answer yet.
 const PENDING := -1
-## The connection dropped before the answer came; the relay forgets such requests (PROTOCOL.md §3, item 5).
+## The connection dropped before the answer came; the relay forgets such requests
+## (PROTOCOL.md §3, item 5).
 const NO_ANSWER := -2
 ## Not sent: this client knew it could not succeed (not connected, not in the room, ...).
 const NOT_SENT := -3
