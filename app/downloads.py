@@ -7,13 +7,18 @@ hidden files are left out.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import zipfile
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 GODOT_DIR = Path(__file__).resolve().parents[1] / "godot"
 ZIP_NAME = "soiree-godot-demo.zip"
+DOWNLOAD_PATH = f"/downloads/{ZIP_NAME}"
 ZIP_FOLDER = "soiree-godot-demo"
 # A fixed timestamp: the same files give the same bytes (and ETag-friendly downloads).
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
@@ -39,3 +44,12 @@ def godot_zip(root: Path = GODOT_DIR) -> bytes:
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
+
+
+async def download(request: Request) -> Response:
+    data = await asyncio.to_thread(godot_zip)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{ZIP_NAME}"'},
+    )

@@ -22,8 +22,9 @@ import httpx
 import psycopg
 from supervisor.xmlrpc import SupervisorTransport
 
+from app import links
 from app.prepare import supervisor_socket
-from common.config import LOOPBACK, Config
+from common.config import Config
 
 SUPERVISOR_TIMEOUT = 3.0
 PART_TIMEOUT = 2.0
@@ -87,6 +88,7 @@ def process_rows(infos: list[dict[str, Any]], restarts: dict[str, int]) -> list[
 def supervisor_processes(socket_path: Path) -> list[dict[str, Any]]:
     """``supervisor.getAllProcessInfo`` over the unix socket (blocking)."""
     transport = SupervisorTransport(None, None, serverurl=f"unix://{socket_path}")
+    # The URL only satisfies ServerProxy: the transport connects to the socket.
     proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
     return proxy.supervisor.getAllProcessInfo()  # type: ignore[no-any-return]
 
@@ -112,7 +114,7 @@ def disk_usage(path: Path) -> int:
 async def http_part(port: int) -> str:
     try:
         async with httpx.AsyncClient(timeout=PART_TIMEOUT, trust_env=False) as client:
-            response = await client.get(f"http://{LOOPBACK}:{port}/healthz")
+            response = await client.get(links.healthz_url(port))
     except httpx.HTTPError:
         return "not answering"
     if response.status_code == 200:

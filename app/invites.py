@@ -1,75 +1,51 @@
-"""Standalone invite links, through the Uro-compatible API (uro-shim/COMPATIBILITY.md §Soirée extensions).
-
-The app signs in to the API as the host with the host key (``POST /api/v1/host/session``) and
-keeps that session; a 401 means it expired, and the app signs in again once. The browser's
-``Host`` and ``X-Forwarded-Proto`` are passed on, because the API builds each invite's link from
-them: the link must name the address the host's friends use.
-"""
+"""Standalone invite links on the dashboard: list, create and revoke them, through the
+Uro-compatible API as the host (``app.api_client``). In a grain, Sandstorm's own sharing keys
+replace them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
 from typing import Any
 
-import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from app import links
-from common.config import LOOPBACK, Config
+from app.api_client import ApiUnavailable, error_message
+from app.body import json_object
+from app.errors import api_error, upstream_error
+from app.services import services
+from app.templates import MAX_FRIEND_NAME
 
-TIMEOUT = 10.0
-FORWARDED = ("host", "x-forwarded-proto")
-
-
-class ApiUnavailable(Exception):
-    """The API did not answer."""
-
-
-class InviteApi:
-    def __init__(self, cfg: Config, client: httpx.AsyncClient) -> None:
-        self.cfg = cfg
-        self.base = f"http://{LOOPBACK}:{cfg.api_port}/api/v1"
-        self.client = client
-        self._token: str | None = None
-
-    async def _send(self, method: str, path: str, headers: dict[str, str], body: Any) -> httpx.Response:
-        try:
-            return await self.client.request(
-                method, self.base + path, headers=headers, json=body, timeout=TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise ApiUnavailable(str(exc) or type(exc).__name__) from None
-
-    async def _sign_in(self) -> str:
-        response = await self._send("POST", "/host/session", {}, {"key": links.host_key(self.cfg)})
-        if response.status_code != 200:
-            raise ApiUnavailable(f"the API refused the host key (HTTP {response.status_code})")
-        token = str(response.json()["data"]["access_token"])
-        self._token = token
-        return token
-
-    async def call(
-        self, method: str, path: str, forwarded: Mapping[str, str], body: Any = None
-    ) -> tuple[int, Any]:
-        """(status, JSON body) of an API call made as the host."""
-        headers = {k: v for k, v in forwarded.items() if k in FORWARDED}
-        for attempt in range(2):
-            token = self._token if self._token is not None and attempt == 0 else await self._sign_in()
-            response = await self._send(method, path, {**headers, "Authorization": token}, body)
-            if response.status_code != 401:
-                break
-            self._token = None
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            raise ApiUnavailable(f"the API answered HTTP {response.status_code} without JSON") from None
+INVITE_ID = re.compile(r"[0-9a-fA-F-]{36}")
 
 
-def error_message(body: Any) -> str:
-    """The player-facing message of a Uro error body."""
-    if isinstance(body, dict):
-        if isinstance(body.get("message"), str):
-            return body["message"]
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    return "the API refused the request"
+async def call_api(request: Request, method: str, path: str, body: Any = None) -> Response:
+    if services(request).cfg.mode != "standalone":
+        return api_error(
+            404, "in a grain, friends are invited with Sandstorm's keys (the dashboard's invite form)"
+        )
+    try:
+        status, answer = await services(request).api.call(method, path, request.headers, body)
+    except ApiUnavailable as exc:
+        return api_error(503, f"the API is not answering: {exc}")
+    if status != 200:
+        return upstream_error(status, error_message(answer))
+    return JSONResponse({"status": "ok", **answer["data"]})
+
+
+async def index(request: Request) -> Response:
+    return await call_api(request, "GET", "/invites")
+
+
+async def create(request: Request) -> Response:
+    label = (await json_object(request)).get("label", "")
+    if not isinstance(label, str) or len(label.strip()) > MAX_FRIEND_NAME:
+        return api_error(400, f"a friend's name is text of at most {MAX_FRIEND_NAME} characters")
+    return await call_api(request, "POST", "/invites", {"label": label.strip()})
+
+
+async def revoke(request: Request) -> Response:
+    invite_id = request.path_params["invite"]
+    if not INVITE_ID.fullmatch(invite_id):
+        return api_error(404, "no such invite")
+    return await call_api(request, "DELETE", f"/invites/{invite_id}")

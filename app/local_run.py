@@ -20,7 +20,7 @@ import httpx
 
 from app import links
 from app.database import die_with_parent
-from common.config import LOOPBACK, Config, ConfigError
+from common.config import Config, ConfigError
 
 FRONT_DOOR_TIMEOUT = 120.0
 PART_PATIENCE = 60.0  # after this long, name the parts that are still not answering
@@ -97,7 +97,7 @@ class Runner:
 
     def run(self) -> int:
         cfg = self.cfg
-        front = f"http://{LOOPBACK}:{cfg.port}/healthz"
+        front = links.healthz_url(cfg.port)
         if self.wait_for(lambda: answers(front), FRONT_DOOR_TIMEOUT):
             self.announce()
             self.follow_parts()
@@ -123,7 +123,7 @@ class Runner:
         warned = False
         while waiting and not self.stopping and self.process.poll() is None:
             for name, port in list(waiting.items()):
-                if answers(f"http://{LOOPBACK}:{port}/healthz"):
+                if answers(links.healthz_url(port)):
                     say(f"soiree: the {name} is ready")
                     del waiting[name]
             if waiting and not warned and time.monotonic() - started > PART_PATIENCE:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from common.config import Config, ConfigError
+from common.config import LOOPBACK, Config, ConfigError
 from common.secretfiles import host_key, ticket_key
 
 SUPERVISOR_SOCKET = "supervisor.sock"
@@ -91,7 +91,7 @@ def program_environment(cfg: Config, env: Mapping[str, str]) -> dict[str, str]:
         "SOIREE_VAR": str(cfg.var),
         "SOIREE_MODE": cfg.mode,
         "SOIREE_PORT": str(cfg.port),
-        "SOIREE_BIND": env.get("SOIREE_BIND") or "127.0.0.1",
+        "SOIREE_BIND": env.get("SOIREE_BIND") or LOOPBACK,
         "SOIREE_API_PORT": str(cfg.api_port),
         "SOIREE_RELAY_PORT": str(cfg.relay_port),
         "SOIREE_RELAY_ADMIN_PORT": str(cfg.relay_admin_port),

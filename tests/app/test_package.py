@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.downloads import GODOT_DIR
-from app.pages import PLAYER_ROLE_ID
+from app.templates import PLAYER_ROLE_ID
 from tests.support.pkgdef import ROOT, load_pkgdef
 
 

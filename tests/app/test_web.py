@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from app import links
-from app.web import HOST_COOKIE, STATIC_DIR, build_app
+from app.access import HOST_COOKIE
+from app.web import STATIC_DIR, build_app
 from common.config import Config
 from tests.support.net import free_port_block
 from tests.support.stack import ROOT, http_status, stack_env
@@ -77,6 +78,17 @@ async def test_static_files_are_served_and_nothing_is_external(standalone: Confi
     for text in [*pages, *(p.read_text() for p in STATIC_DIR.iterdir() if p.suffix != ".svg")]:
         assert not EXTERNAL.search(text), EXTERNAL.search(text)
         assert not re.search(r"\bimport\s*\(?\s*[\"']https?:", text)  # no remote modules
+
+
+@on_asyncio
+async def test_static_files_are_revalidated_and_pages_never_stored(standalone: Config) -> None:
+    async with client(standalone) as c:
+        static = await c.get("/static/soiree.css")
+        page = await c.get("/play")
+        api = await c.get("/app/api/party")
+    assert static.headers["cache-control"] == "no-cache"
+    assert page.headers["cache-control"] == api.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in static.headers["content-security-policy"]
 
 
 @on_asyncio
