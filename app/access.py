@@ -64,7 +64,7 @@ def _viewer(request: Request) -> Viewer:
     return viewer(request, services(request).cfg)
 
 
-# -- guards: every route of the page API goes through exactly one of these --------------------
+# -- guards: every route of the page API goes through one of these three ----------------------
 
 
 def for_players(handler: Handler) -> Handler:

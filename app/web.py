@@ -21,8 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from app import downloads, invites, moderation, pages, status
 from app.access import for_host, for_host_action, for_players, page_for_players
-from app.errors import API_PREFIX as API
-from app.errors import http_error
+from app.errors import API_PREFIX, http_error
 from app.headers import SECURITY_HEADERS, SecurityHeaders
 from app.services import Services
 from common.config import Config
@@ -32,24 +31,24 @@ STATIC_PATH = "/static"
 
 ROUTES = [
     Route("/healthz", pages.healthz),
-    Route("/", pages.home),  # the host's dashboard; it checks who is asking itself
+    Route("/", pages.home),  # by who is asking: the dashboard, a redirect to /play, or no access
     Route("/host", pages.old_host_page),
     Route("/play", page_for_players(pages.play)),
     Route("/invite/{code}", pages.invitation),
     Route(downloads.DOWNLOAD_PATH, page_for_players(downloads.download)),
-    Route(f"{API}/party", for_players(status.party)),
-    Route(f"{API}/live", for_host(status.live)),
-    Route(f"{API}/health", for_host(status.health)),
-    Route(f"{API}/rooms/{{room}}/kick", for_host_action(moderation.kick), methods=["POST"]),
+    Route(f"{API_PREFIX}/party", for_players(status.party)),
+    Route(f"{API_PREFIX}/live", for_host(status.live)),
+    Route(f"{API_PREFIX}/health", for_host(status.health)),
+    Route(f"{API_PREFIX}/rooms/{{room}}/kick", for_host_action(moderation.kick), methods=["POST"]),
     Route(
-        f"{API}/rooms/{{room}}/objects/{{object:int}}/rule",
+        f"{API_PREFIX}/rooms/{{room}}/objects/{{object:int}}/rule",
         for_host_action(moderation.set_rule),
         methods=["POST"],
     ),
-    Route(f"{API}/rooms/{{room}}/reset", for_host_action(moderation.reset), methods=["POST"]),
-    Route(f"{API}/invites", for_host(invites.index), methods=["GET"]),
-    Route(f"{API}/invites", for_host_action(invites.create), methods=["POST"]),
-    Route(f"{API}/invites/{{invite}}", for_host_action(invites.revoke), methods=["DELETE"]),
+    Route(f"{API_PREFIX}/rooms/{{room}}/reset", for_host_action(moderation.reset), methods=["POST"]),
+    Route(f"{API_PREFIX}/invites", for_host(invites.index), methods=["GET"]),
+    Route(f"{API_PREFIX}/invites", for_host_action(invites.create), methods=["POST"]),
+    Route(f"{API_PREFIX}/invites/{{invite}}", for_host_action(invites.revoke), methods=["DELETE"]),
     Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
 ]
 
