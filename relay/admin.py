@@ -13,7 +13,7 @@ import trio
 
 from common.config import LOOPBACK
 from relay.http import HttpError, Request, read_request, send_json
-from relay.protocol import PERM_HOST, PERM_PLAY, Lifetime, Rule
+from relay.protocol import PERMISSION_BITS, Lifetime, Rule
 from relay.room import Room
 from relay.server import RelayServer
 
@@ -22,7 +22,7 @@ LIFETIMES = {Lifetime.WITH_MASTER: "with_master", Lifetime.PERSISTENT: "persiste
 
 
 def _permissions(bits: int) -> list[str]:
-    return [name for bit, name in ((PERM_PLAY, "play"), (PERM_HOST, "host")) if bits & bit]
+    return [name for name, bit in PERMISSION_BITS.items() if bits & bit]
 
 
 def _int(value: Any, what: str) -> int:
@@ -41,21 +41,21 @@ class AdminApi:
 
     async def run(self, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(port, host=LOOPBACK)
-        task_status.started(listeners[0].socket.getsockname()[1])  # type: ignore[attr-defined]
+        task_status.started(listeners[0].socket.getsockname()[1])
         await trio.serve_listeners(self.handle, listeners)
 
     async def handle(self, stream: trio.abc.Stream) -> None:
         try:
-            conn = h11.Connection(h11.SERVER)
+            http = h11.Connection(h11.SERVER)
             try:
                 request = await read_request(stream)
                 if request is None:
                     return
-                conn = request.conn
+                http = request.http
                 status, body = self.route(request)
             except HttpError as exc:
                 status, body = exc.status, {"error": exc.message}
-            await send_json(stream, conn, status, body)
+            await send_json(stream, http, status, body)
         finally:
             await stream.aclose()
 
@@ -140,7 +140,7 @@ class AdminApi:
 
     def stats(self) -> dict[str, Any]:
         core = self.core
-        queues = [c.outbox_bytes for c in core.conns]
+        queues = [c.queued_bytes for c in core.conns]
         return {
             "members": len(core.sessions),
             "connections": len(core.conns),
@@ -174,7 +174,8 @@ class AdminApi:
         if oid not in room.objects:
             raise HttpError(404, f"no object {oid} in room {room.name!r}")
         body = request.json()
-        rule = RULES.get(body.get("rule")) if isinstance(body, dict) else None
+        name = body.get("rule") if isinstance(body, dict) else None
+        rule = RULES.get(name) if isinstance(name, str) else None
         if rule is None:
             raise HttpError(400, 'send {"rule": "ask" | "deny" | "allow"}')
         room.set_rule(None, 0, oid, rule)

@@ -45,7 +45,10 @@ class RelayAdmin:
         return body
 
     async def stats(self) -> dict[str, Any]:
-        return await self.get("/stats")  # type: ignore[no-any-return]
+        body = await self.get("/stats")
+        if not isinstance(body, dict):
+            raise RelayUnavailable("/stats: the relay answered something other than a JSON object")
+        return body
 
     async def rooms(self) -> list[dict[str, Any]]:
         """Every room in detail (members and objects), by name."""

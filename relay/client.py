@@ -34,6 +34,8 @@ from relay.protocol import (
     Answer,
     Ask,
     AskCancelled,
+    ClientClose,
+    Close,
     Despawn,
     Event,
     EventFrom,
@@ -73,6 +75,7 @@ Credential = str | Callable[[], Awaitable[str]] | None
 REQUEST_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
+FINAL_GOODBYES = (Close.UNSUPPORTED_VERSION, Close.KICKED)  # reconnecting would not help
 
 
 class RelayError(Exception):
@@ -285,7 +288,10 @@ class RelayClient:
         ws = await _open_ws(nursery, url, extra)
         await ws.send_message(Hello(PROTOCOL_VERSION, PROTOCOL_VERSION, self.resume_token).encode())
         while True:
-            for rec in decode_server_message(await ws.get_message()):
+            message = await ws.get_message()
+            if isinstance(message, str):
+                continue  # the relay sends no text messages
+            for rec in decode_server_message(message):
                 if isinstance(rec, Welcome):
                     self._welcomed(rec)
                     self._ws = ws
@@ -335,7 +341,7 @@ class RelayClient:
             self._connection_ended()
             if first:
                 raise Disconnected(self.goodbye)
-            if not self.reconnect or self.closed or (self.goodbye and self.goodbye.code in (4001, 4003)):
+            if not self.reconnect or self.closed or (self.goodbye and self.goodbye.code in FINAL_GOODBYES):
                 break
             await trio.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -458,7 +464,7 @@ class RelayClient:
         ws = self._ws
         if ws is not None:
             with trio.move_on_after(CLOSE_TIMEOUT):
-                await ws.aclose(code=1000, reason="bye")
+                await ws.aclose(code=ClientClose.NORMAL, reason="bye")
         self._close_done.set()
 
 

@@ -7,21 +7,27 @@ The server (``relay/server.py``) drives it with four calls and moves bytes:
 - ``connection_lost(conn, now, code)`` when the socket is gone;
 - ``tick(now)`` about ``tick_hz`` times a second.
 
-Output accumulates in each ``Conn.outbox`` (wire-ready frames); ``take_wakeups()`` names the
-connections that got some, and ``Conn.close`` asks the server to close after draining. Tests
-drive this class directly.
+Output accumulates in each connection's queue of wire-ready frames: ``take_wakeups()`` names
+the connections that got some, the server takes them with ``Conn.take_outbox()`` and reports
+what it wrote with ``sent(conn, frames, nbytes)``; ``Conn.closing`` asks it to close once the
+queue is written. ``now`` is the driver's monotonic clock; the wall clock and the resume
+tokens' randomness are handed in too, so that tests drive this class with simulated ones
+(``tests/relay/sim.py``).
+
+A new client record type is declared in ``protocol.py`` and handled here: in
+``ROOM_HANDLERS`` if it acts on one room (a ``Room`` method does the work), else in
+``RelayCore._session_handlers``.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from common.identity import Identity
 from relay.protocol import (
+    SESSION_ENDING_CLOSES,
     SUPPORTED_VERSIONS,
     UPDATE_TYPE,
     Answer,
@@ -35,7 +41,6 @@ from relay.protocol import (
     Join,
     Leave,
     LeaveReason,
-    Lifetime,
     Notice,
     Ping,
     Pong,
@@ -62,7 +67,6 @@ from relay.session import Conn, Session
 from relay.settings import Settings
 
 MAX_HANDLE = 0xFFFF
-ENDING_CLOSES = (1000, 1001)  # a client closing normally ends its session at once
 
 
 # Records that act on one room: what each does there, given (room, session, record, now).
@@ -117,16 +121,22 @@ class Rates:
 
 
 class RelayCore:
+    """``wall()`` is the wall clock in unix seconds (the server times of WELCOME and PING),
+    ``token_source()`` a new unpredictable 16-byte resume token per call, and ``wrap`` turns a
+    message into its wire frame."""
+
     def __init__(
         self,
         settings: Settings | None = None,
         *,
+        wall: Callable[[], float],
+        token_source: Callable[[], bytes],
         wrap: Callable[[bytes], bytes] = bytes,
-        wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings or Settings()
         self.wrap = wrap
         self.wall = wall
+        self.token_source = token_source
         self.sessions: dict[int, Session] = {}
         self.by_token: dict[bytes, Session] = {}
         self.conns: set[Conn] = set()
@@ -154,7 +164,7 @@ class RelayCore:
         return conn
 
     def receive(self, conn: Conn, message: bytes, now: float) -> None:
-        if conn.close is not None:
+        if conn.closing is not None:
             return
         conn.last_recv = now
         conn.bytes_in += len(message)
@@ -174,7 +184,7 @@ class RelayCore:
         session = conn.session
         if session is None or session.conn is not conn:
             return  # never said hello, was replaced, or was already detached by close()
-        if code in ENDING_CLOSES:
+        if code in SESSION_ENDING_CLOSES:
             self._end_session(session, LeaveReason.DISCONNECTED, now)
         else:
             self._detach(session, now)
@@ -182,7 +192,7 @@ class RelayCore:
     def tick(self, now: float) -> None:
         s = self.settings
         for conn in list(self.conns):
-            if conn.close is not None:
+            if conn.closing is not None:
                 continue
             session = conn.session
             if session is None:
@@ -204,11 +214,10 @@ class RelayCore:
             room.expire_asks(now)
             room.flush()
         for conn in self.conns:
-            if conn.resync and conn.close is None:
+            if conn.resync and conn.closing is None:
                 conn.resync = False
-                conn.send_records(conn.held)
-                conn.held, conn.held_bytes = [], 0
-            if conn.outbox:
+                conn.release_held()
+            if conn.has_output:
                 self._wake.add(conn)
         for room in [r for r in self.rooms.values() if r.empty and r.name not in s.default_rooms]:
             del self.rooms[room.name]
@@ -224,12 +233,20 @@ class RelayCore:
         wake, self._wake = self._wake, set()
         return wake
 
+    def sent(self, conn: Conn, frames: list[bytes], nbytes: int) -> None:
+        """The server wrote ``nbytes`` of ``frames`` (from ``conn.take_outbox()``); the rest
+        goes back to the head of the connection's queue."""
+        self.counters.messages_out += len(frames)
+        self.counters.bytes_out += nbytes
+        total = len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
+        conn.sent(nbytes, b"".join(frames)[nbytes:] if nbytes < total else b"")
+
     def close(self, conn: Conn, code: int, reason: str, now: float) -> None:
         """Say GOODBYE and ask the server to close; the session lives on unless kicked."""
-        if conn.close is not None:
+        if conn.closing is not None:
             return
         conn.send_records([Goodbye(code, reason[:200]).encode()])
-        conn.close = (code, reason[:120])
+        conn.request_close(code, reason[:120])
         self._wake.add(conn)
         session = conn.session
         if session is not None and session.conn is conn:
@@ -285,7 +302,7 @@ class RelayCore:
                 session.conn = None  # so closing the old connection does not start a grace window
                 self.close(old, Close.REPLACED, "the session was resumed on another connection", now)
         else:
-            token = secrets.token_bytes(16)
+            token = self.token_source()
             session = Session(self.next_member, conn.identity, token, self.wall())
             self.next_member += 1
             self.sessions[session.id] = session
@@ -321,12 +338,12 @@ class RelayCore:
     def _check_lag(self, conn: Conn, session: Session, now: float) -> None:
         s = self.settings
         if conn.lagging_since is None:
-            if conn.outbox_bytes > s.lag_high:
+            if conn.queued_bytes > s.lag_high:
                 conn.lagging_since = now
             return
         if conn.held_overflow or now - conn.lagging_since > s.lag_timeout:
             self.close(conn, Close.TOO_SLOW, "the connection could not keep up", now)
-        elif conn.outbox_bytes < s.lag_low:
+        elif conn.queued_bytes < s.lag_low:
             conn.lagging_since = None
             conn.resync = True
             for room in session.rooms.values():
@@ -351,7 +368,7 @@ class RelayCore:
 
     def _receive(self, conn: Conn, message: bytes, now: float) -> None:
         for type_, body in split_records(message):
-            if conn.close is not None:
+            if conn.closing is not None:
                 return
             session = conn.session
             if session is None:
@@ -382,11 +399,10 @@ class RelayCore:
         """Answer a record that was not carried out, in its room's stream when it names one."""
         room = session.rooms.get(getattr(rec, "room", -1))
         if isinstance(rec, Event):
-            record = Notice(status, Event.TYPE, rec.room).encode()
             if room is not None:
-                room._to(session, record)
+                room.notice(session, status, Event.TYPE)
             else:
-                self._send(conn, record)
+                self._send(conn, Notice(status, Event.TYPE, rec.room).encode())
             return
         req: int = getattr(rec, "req", 0)
         if room is not None:
@@ -395,7 +411,7 @@ class RelayCore:
             self._send(conn, Result(req, status).encode())
 
     def _room(self, conn: Conn, session: Session, rec: Record) -> Room | None:
-        room = session.rooms.get(rec.room)  # type: ignore[attr-defined]
+        room = session.rooms.get(getattr(rec, "room", -1))
         if room is None:
             self._answer(conn, session, rec, Status.UNKNOWN_ROOM)
         return room
@@ -462,25 +478,10 @@ class RelayCore:
         return room
 
     def restore(self, saved: list[PersistedObject]) -> int:
-        """Objects saved before a restart; rooms are created as needed, over any room limit.
-
-        Normally this runs before anyone connects. If the database came back late and a live
-        object already has a saved object's id, the saved one gets a new id (and its row moves).
-        """
+        """Objects saved before a restart; rooms are created as needed, over any room limit."""
         for obj in saved:
-            if not valid_room_name(obj.room):
-                continue
-            room = self.rooms.get(obj.room) or self._create_room(obj.room)
-            live = room.objects.get(obj.object)
-            if live is None:
-                room.restore(obj)
-                continue
-            new_id = room.next_object
-            room.restore(replace(obj, object=new_id))
-            room.persist_dirty.add(new_id)
-            room.persist_gone.add(obj.object)  # the old row now belongs to the live object, if anything
-            if live.lifetime == Lifetime.PERSISTENT:
-                room.persist_dirty.add(obj.object)
+            if valid_room_name(obj.room):
+                (self.rooms.get(obj.room) or self._create_room(obj.room)).restore(obj)
         return len(saved)
 
     def take_persistence(self) -> tuple[list[PersistedObject], list[tuple[str, int]]]:
@@ -488,10 +489,9 @@ class RelayCore:
         upserts: list[PersistedObject] = []
         deletes: list[tuple[str, int]] = []
         for room in self.rooms.values():
-            upserts.extend(room.persisted(oid) for oid in room.persist_dirty if oid in room.objects)
-            deletes.extend((room.name, oid) for oid in room.persist_gone)
-            room.persist_dirty = set()
-            room.persist_gone = set()
+            changed, gone = room.take_persistence()
+            upserts.extend(changed)
+            deletes.extend((room.name, oid) for oid in gone)
         return upserts, deletes
 
     # --- moderation (the admin endpoint) ------------------------------------------------------------

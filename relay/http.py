@@ -35,7 +35,7 @@ class Request:
     query: dict[str, str]
     headers: list[tuple[str, str]]
     body: bytes
-    conn: h11.Connection
+    http: h11.Connection  # answers go through it
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -55,14 +55,14 @@ class Request:
 
 async def read_request(stream: trio.abc.Stream, timeout: float = REQUEST_TIMEOUT) -> Request | None:
     """One request with its body, or None if the peer went away. Raises HttpError on bad input."""
-    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+    http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
     with trio.move_on_after(timeout) as scope:
-        head = await _next(conn, stream)
+        head = await _next(http, stream)
         if not isinstance(head, h11.Request):
             return None
         body = bytearray()
         while True:
-            event = await _next(conn, stream)
+            event = await _next(http, stream)
             if isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > MAX_BODY:
@@ -76,13 +76,13 @@ async def read_request(stream: trio.abc.Stream, timeout: float = REQUEST_TIMEOUT
     target = urlsplit(head.target.decode("latin-1"))
     query = {k: v[0] for k, v in parse_qs(target.query).items()}
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in head.headers]
-    return Request(head.method.decode("ascii"), target.path, query, headers, bytes(body), conn)
+    return Request(head.method.decode("ascii"), target.path, query, headers, bytes(body), http)
 
 
-async def _next(conn: h11.Connection, stream: trio.abc.Stream) -> Any:
+async def _next(http: h11.Connection, stream: trio.abc.Stream) -> Any:
     while True:
         try:
-            event = conn.next_event()
+            event = http.next_event()
         except h11.RemoteProtocolError as exc:
             raise HttpError(400, f"malformed HTTP request: {exc}") from None
         if event is h11.NEED_DATA:
@@ -90,14 +90,14 @@ async def _next(conn: h11.Connection, stream: trio.abc.Stream) -> Any:
                 data = await stream.receive_some(MAX_HEAD)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return None
-            conn.receive_data(data)
+            http.receive_data(bytes(data))
             if not data:
                 return None
             continue
         return event
 
 
-def encode_json_response(conn: h11.Connection, status: int, payload: Any) -> bytes:
+def encode_json_response(http: h11.Connection, status: int, payload: Any) -> bytes:
     body = json.dumps(payload, separators=(",", ":")).encode()
     head = h11.Response(
         status_code=status,
@@ -109,7 +109,7 @@ def encode_json_response(conn: h11.Connection, status: int, payload: Any) -> byt
         ],
     )
     try:
-        return conn.send(head) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
+        return http.send(head) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage())
     except h11.LocalProtocolError:
         # h11 refuses to answer after a malformed request: write the response by hand
         lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "content-type: application/json"]
@@ -117,6 +117,6 @@ def encode_json_response(conn: h11.Connection, status: int, payload: Any) -> byt
         return "\r\n".join(lines).encode() + body
 
 
-async def send_json(stream: trio.abc.Stream, conn: h11.Connection, status: int, payload: Any) -> None:
+async def send_json(stream: trio.abc.Stream, http: h11.Connection, status: int, payload: Any) -> None:
     with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-        await stream.send_all(encode_json_response(conn, status, payload))
+        await stream.send_all(encode_json_response(http, status, payload))

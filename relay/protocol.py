@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import MISSING, Field, dataclass, field, fields
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
+
+from common.identity import PERM_HOST, PERM_PLAY
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1, 1)  # lowest, highest
@@ -81,7 +83,7 @@ class DespawnReason(IntEnum):
 
 
 class Close(IntEnum):
-    """GOODBYE codes, also used as the WebSocket close code."""
+    """GOODBYE codes, also used as the WebSocket close code. The relay's stay below 4100."""
 
     PROTOCOL_ERROR = 4000
     UNSUPPORTED_VERSION = 4001
@@ -94,8 +96,19 @@ class Close(IntEnum):
     SHUTTING_DOWN = 4008
 
 
-PERM_PLAY = 1
-PERM_HOST = 2
+class ClientClose(IntEnum):
+    """Close codes a client sends (section 11): WebSocket's own, and the range from 4100 up."""
+
+    NORMAL = 1000  # RFC 6455 section 7.4.1: the session ends at once
+    GOING_AWAY = 1001  # likewise (a page or an application closing)
+    DROP = 4100  # the client drops the connection to resume on a new one
+    UNREADABLE = 4101  # the relay sent something the client could not decode
+
+
+SESSION_ENDING_CLOSES = frozenset({ClientClose.NORMAL, ClientClose.GOING_AWAY})
+
+# The MEMBER_JOINED bit of each permission an identity may hold (section 9.2).
+PERMISSION_BITS: dict[str, int] = {PERM_PLAY: 1, PERM_HOST: 2}
 
 
 # --- field kinds: how one field is laid out on the wire -------------------------------------
@@ -245,7 +258,7 @@ U8, U16, U32, U64 = _Int("B"), _Int("H"), _Int("I"), _Int("Q")
 BOOL = _Int("B", (0, 1))
 RULE, LIFETIME, STATUS = _Int("B", Rule), _Int("B", Lifetime), _Int("B", Status)
 LEAVE_REASON, DESPAWN_REASON = _Int("B", LeaveReason), _Int("B", DespawnReason)
-PERMS = _Int("B", (0, PERM_PLAY | PERM_HOST))
+PERMS = _Int("B", (0, sum(PERMISSION_BITS.values())))
 STR8, TOKEN8, TOKEN16, OPT_POS, MEMBERS8, REST = (
     _Str8(),
     _Token8(),
@@ -256,17 +269,24 @@ STR8, TOKEN8, TOKEN16, OPT_POS, MEMBERS8, REST = (
 )
 
 
-def w(kind: Kind, **kw: Any) -> Any:
+def w(kind: Kind, *, default: Any = MISSING) -> Any:
     """A dataclass field with its wire kind."""
-    return field(metadata={"kind": kind}, **kw)
+    return field(default=default, metadata={"kind": kind})
 
 
 # --- records -----------------------------------------------------------------------------------
 
 
 class Record:
+    """One record type: a frozen dataclass whose fields, in order, are its body's layout.
+
+    A new record type is a subclass decorated with ``@_record(type code)``: encoding, decoding
+    and the registry of known types follow from its fields.
+    """
+
     TYPE: ClassVar[int]
     _layout: ClassVar[tuple[tuple[str, Kind], ...]]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every record is a dataclass
 
     def encode(self) -> bytes:
         body = b"".join(kind.encode(getattr(self, name)) for name, kind in self._layout)
@@ -292,11 +312,15 @@ CLIENT_RECORDS: dict[int, type[Record]] = {}
 SERVER_RECORDS: dict[int, type[Record]] = {}
 
 
-def _record(type_: int) -> Any:
-    def register(cls: type[Record]) -> type[Record]:
+R = TypeVar("R", bound=Record)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(w,))
+def _record(type_: int) -> Callable[[type[R]], type[R]]:
+    def register(cls: type[R]) -> type[R]:
         cls = dataclass(frozen=True, slots=True)(cls)
         cls.TYPE = type_
-        cls._layout = tuple((f.name, f.metadata["kind"]) for f in fields(cls))  # type: ignore[arg-type]
+        cls._layout = tuple((f.name, f.metadata["kind"]) for f in fields(cls))
         (CLIENT_RECORDS if type_ < 0x80 else SERVER_RECORDS)[type_] = cls
         return cls
 

@@ -15,7 +15,7 @@ import bisect
 import heapq
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from relay.interest import Cell, Interest
 from relay.protocol import (
@@ -31,6 +31,7 @@ from relay.protocol import (
     Master,
     MemberJoined,
     MemberLeft,
+    Notice,
     ObjectInfo,
     Owner,
     Position,
@@ -48,7 +49,7 @@ from relay.protocol import (
 from relay.session import Session
 from relay.settings import Settings
 
-EVERYONE = 0  # record addressed to every member; >0: one member; <0: everyone but -target
+EVERYONE = 0  # a target: every member; a member id: that member alone; -member id: all but it
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,17 @@ class Obj:
         return self.state_rec[self.state_off :]
 
 
+class Queued:
+    """One record of this tick's list, and who gets it."""
+
+    __slots__ = ("deferrable", "record", "target")
+
+    def __init__(self, record: bytes, target: int, deferrable: bool) -> None:
+        self.record: bytes | None = record  # None once a newer STATE of its object replaced it
+        self.target = target  # EVERYONE, a member id or minus a member id
+        self.deferrable = deferrable  # a STATE with a position: focused members get it by tier
+
+
 class PendingAsk:
     __slots__ = ("deadline", "id", "obj", "req", "requester")
 
@@ -155,17 +167,15 @@ class Room:
         self._member_recs: dict[int, bytes] = {}
         self.interest = Interest(settings.interest_cell, settings.interest_tiers)
         self.tick_no = 0
-        # This tick's records, in order: record (None once superseded), target, deferrable.
-        self._recs: list[bytes | None] = []
-        self._tgts: list[int] = []
-        self._defer: list[bool] = []
-        self._state_at: dict[int, int] = {}
-        self._targeted: dict[int, Session] = {}
-        self._own: dict[int, list[int]] = {}  # member id -> indices of this tick's records for it alone
-        self._excluded: set[int] = set()
-        self._refused: set[tuple[int, int]] = set()
-        self.persist_dirty: set[int] = set()
-        self.persist_gone: set[int] = set()
+        # This tick's records, in order, then what indexes them (all emptied by flush).
+        self._queue: list[Queued] = []
+        self._state_at: dict[int, int] = {}  # object id -> index of its pending STATE
+        self._alone: dict[int, list[int]] = {}  # member id -> indices of the records for it alone
+        self._targeted: dict[int, Session] = {}  # the members that _alone names
+        self._excluded: set[int] = set()  # members some record is for everyone but
+        self._refused: set[tuple[int, int]] = set()  # (member id, object id) refused this tick
+        self._persist_dirty: set[int] = set()  # persistent objects changed since the last save
+        self._persist_gone: set[int] = set()  # ids whose saved rows must go
         # counters for the stats endpoint
         self.updates = 0
         self.refused = 0
@@ -173,22 +183,24 @@ class Room:
 
     # --- emitting -------------------------------------------------------------------------
 
-    def _emit(self, rec: bytes, target: int = EVERYONE, deferrable: bool = False) -> None:
-        self._recs.append(rec)
-        self._tgts.append(target)
-        self._defer.append(deferrable)
+    def _emit(self, rec: bytes, target: int = EVERYONE) -> None:
+        self._queue.append(Queued(rec, target, False))
 
     def _to(self, session: Session, rec: bytes) -> None:
         sid = session.id
-        own = self._own.get(sid)
-        if own is None:
-            own = self._own[sid] = []
+        alone = self._alone.get(sid)
+        if alone is None:
+            alone = self._alone[sid] = []
             self._targeted[sid] = session
-        own.append(len(self._recs))
+        alone.append(len(self._queue))
         self._emit(rec, sid)
 
     def result(self, session: Session, req: int, status: Status, value: int = 0) -> None:
         self._to(session, Result(req, status, value).encode())
+
+    def notice(self, session: Session, status: Status, record_type: int) -> None:
+        """A record of ``record_type`` for this room was not carried out (no request id)."""
+        self._to(session, Notice(status, record_type, self.handle).encode())
 
     def _refuse(self, session: Session, oid: int, epoch: int, status: Status) -> None:
         self.refused += 1
@@ -236,7 +248,7 @@ class Room:
         i = self._state_at.pop(obj.id, None)
         pending = self.interest.discard(obj.id)
         if i is not None:
-            self._defer[i] = False
+            self._queue[i].deferrable = False
         elif pending:
             for m in self.members.values():
                 if m.focus_cell is not None or m.owing:
@@ -277,12 +289,12 @@ class Room:
             self.mastered[obj.master] -= 1
         self._emit(Despawned(self.handle, obj.id, reason).encode())
         if obj.lifetime == Lifetime.PERSISTENT:
-            self.persist_dirty.discard(obj.id)
-            self.persist_gone.add(obj.id)
+            self._persist_dirty.discard(obj.id)
+            self._persist_gone.add(obj.id)
 
     def _dirty(self, obj: Obj) -> None:
         if obj.lifetime == Lifetime.PERSISTENT:
-            self.persist_dirty.add(obj.id)
+            self._persist_dirty.add(obj.id)
 
     def _end_ask(self, ask: PendingAsk, status: Status, tell_master: bool = False) -> None:
         """Answer the requester of a pending Ask with ``status`` and forget the Ask."""
@@ -312,23 +324,23 @@ class Room:
             self.result(session, req, Status.ROOM_FULL)
             return
         self._emit(self._member_record(session))
-        self.members[session.id] = Member(session)
-        session.rooms[self.handle] = self
-        self.members[session.id].start = len(self._recs)
+        member = self.members[session.id] = Member(session)
+        session.joined(self)
+        member.start = len(self._queue)
         self.result(session, req, Status.OK, self.handle)
         self._snapshot_to(session)
 
     def resync(self, session: Session) -> None:
         """A fresh snapshot that replaces the member's view (after a resume or a lag)."""
         m = self.members[session.id]
-        m.start = len(self._recs)
+        m.start = len(self._queue)
         m.owing = False
         self._snapshot_to(session)
 
     def leave(self, session: Session, reason: LeaveReason, now: float, req: int | None = None) -> None:
         sid = session.id
         del self.members[sid]
-        del session.rooms[self.handle]
+        session.left(self)
         self._member_recs.pop(sid, None)
         for ask in list(self.asks.values()):
             obj = self.objects.get(ask.obj)
@@ -433,19 +445,18 @@ class Room:
             if position is not None:
                 obj.position = position
                 obj.cell = self.interest.cell_of(position)
+            queue = self._queue
             i = self._state_at.get(oid)
             if i is not None:
-                self._recs[i] = None
+                queue[i].record = None
                 self.coalesced += 1
-            self._state_at[oid] = len(self._recs)
+            self._state_at[oid] = len(queue)
             cell = obj.cell
-            self._recs.append(rec)
-            self._tgts.append(EVERYONE)
-            self._defer.append(cell is not None)
+            queue.append(Queued(rec, EVERYONE, cell is not None))
             if cell is not None:
                 self.interest.record(oid, cell, rec)
             if obj.lifetime == Lifetime.PERSISTENT:
-                self.persist_dirty.add(oid)
+                self._persist_dirty.add(oid)
 
     def refuse(self, session: Session, oid: int, status: Status) -> None:
         obj = self.objects.get(oid)
@@ -589,7 +600,23 @@ class Room:
     # --- persistence ---------------------------------------------------------------------------
 
     def restore(self, saved: PersistedObject) -> None:
-        """An object saved before a restart: an orphan (its Master's session is gone)."""
+        """An object saved before a restart: an orphan (its Master's session is gone).
+
+        Normally this runs before anyone joins. If the database came back late and a live object
+        already has the saved object's id, the saved one gets a new id (and its row moves).
+        """
+        live = self.objects.get(saved.object)
+        if live is None:
+            self._restore(saved)
+            return
+        moved = replace(saved, object=self.next_object)
+        self._restore(moved)
+        self._persist_dirty.add(moved.object)
+        self._persist_gone.add(saved.object)  # the old row now belongs to the live object, if anything
+        if live.lifetime == Lifetime.PERSISTENT:
+            self._persist_dirty.add(saved.object)
+
+    def _restore(self, saved: PersistedObject) -> None:
         obj = Obj(saved.object, 0, 0, saved.epoch, saved.rule, Lifetime.PERSISTENT, saved.position)
         self._set_state(obj, saved.epoch, saved.position, saved.state)
         self.objects[obj.id] = obj
@@ -600,6 +627,13 @@ class Room:
     def persisted(self, oid: int) -> PersistedObject:
         obj = self.objects[oid]
         return PersistedObject(self.name, oid, obj.rule, obj.epoch, obj.position, obj.state)
+
+    def take_persistence(self) -> tuple[list[PersistedObject], list[int]]:
+        """Persistent objects changed since the last call, and the ids whose rows must go."""
+        upserts = [self.persisted(oid) for oid in self._persist_dirty if oid in self.objects]
+        gone = list(self._persist_gone)
+        self._persist_dirty, self._persist_gone = set(), set()
+        return upserts, gone
 
     # --- the tick --------------------------------------------------------------------------------
 
@@ -616,79 +650,78 @@ class Room:
         """
         sid = m.session.id
         focused = m.focus_cell is not None
-        recs, tgts, defer = self._recs, self._tgts, self._defer
+        queue = self._queue
         out: list[bytes] = []
-        for i in heapq.merge(shared[bisect.bisect_left(shared, m.start) :], self._own.get(sid, ())):
-            r = recs[i]
+        for i in heapq.merge(shared[bisect.bisect_left(shared, m.start) :], self._alone.get(sid, ())):
+            q = queue[i]
+            r = q.record
             if r is None:
                 continue
-            t = tgts[i]
-            if t == sid or (t != -sid and not (focused and defer[i])):
+            t = q.target
+            if t == sid or (t != -sid and not (focused and q.deferrable)):
                 out.append(r)
         if m.owing:
             out.extend(self.interest.owed(m.owed_from, m.focus_cell))
             m.owing = False
-        if focused:
-            assert m.focus_cell is not None
+        if m.focus_cell is not None:
             out.extend(self.interest.due(self.tick_no, m.focus_cell))
         return out
 
-    def _targeted_only(self, sid: int) -> list[bytes]:
-        recs = self._recs
-        return [r for i in self._own.get(sid, ()) if (r := recs[i]) is not None]
+    def _records_alone(self, sid: int) -> list[bytes]:
+        queue = self._queue
+        return [r for i in self._alone.get(sid, ()) if (r := queue[i].record) is not None]
 
     def flush(self) -> None:
-        """Hand this tick's records to the members' connections."""
+        """Hand this tick's records to the members' sessions."""
         held_limit = self.settings.held_limit
-        recs, tgts, defer = self._recs, self._tgts, self._defer
+        queue = self._queue
         shared: tuple[list[bytes], int] | None = None
         shared_at: list[int] | None = None  # indices of records for everyone, once needed
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
         ordered: list[bytes] | None = None
         for sid, m in self.members.items():
-            conn = m.session.conn
-            if conn is None:
+            session = m.session
+            if not session.connected:
                 continue  # in its grace window: a resume brings a fresh snapshot
-            if conn.lagging:
+            if session.lagging:
                 if sid in self._targeted:
-                    conn.hold(self._targeted_only(sid), held_limit)
+                    session.hold(self._records_alone(sid), held_limit)
                 continue
             if m.start or m.owing or sid in self._targeted or sid in self._excluded:
                 if shared_at is None:
-                    shared_at = [i for i, t in enumerate(tgts) if t <= 0]
+                    shared_at = [i for i, q in enumerate(queue) if q.target <= 0]
                 frames = self._frames(self._records_for(m, shared_at))
             elif m.focus_cell is None:
-                if not recs:
+                if not queue:
                     continue
                 if shared is None:
-                    shared = self._frames(
-                        [r for r, t in zip(recs, tgts, strict=True) if r is not None and t <= 0]
-                    )
+                    shared = self._frames([r for q in queue if (r := q.record) is not None and q.target <= 0])
                 frames = shared
             else:
-                frames = by_focus.get(m.focus_cell)  # type: ignore[assignment]
-                if frames is None:
+                cached = by_focus.get(m.focus_cell)
+                if cached is None:
                     if ordered is None:  # what every focused member gets, before its tiers' states
                         ordered = [
                             r
-                            for r, t, d in zip(recs, tgts, defer, strict=True)
-                            if r is not None and t <= 0 and not d
+                            for q in queue
+                            if (r := q.record) is not None and q.target <= 0 and not q.deferrable
                         ]
-                    frames = self._frames(ordered + self.interest.due(self.tick_no, m.focus_cell))
-                    by_focus[m.focus_cell] = frames
+                    cached = self._frames(ordered + self.interest.due(self.tick_no, m.focus_cell))
+                    by_focus[m.focus_cell] = cached
+                frames = cached
             if frames[0]:
-                conn.push(*frames)
+                session.push(*frames)
         for sid, session in self._targeted.items():
-            if sid in self.members or session.conn is None:
+            if sid in self.members or not session.connected:
                 continue  # members were served above; a member that left gets its last answers
-            if session.conn.lagging:
-                session.conn.hold(self._targeted_only(sid), held_limit)
+            if session.lagging:
+                session.hold(self._records_alone(sid), held_limit)
             else:
-                session.conn.push(*self._frames(self._targeted_only(sid)))
-        self._recs, self._tgts, self._defer = [], [], []
+                session.push(*self._frames(self._records_alone(sid)))
+        self._queue = []
         self._state_at.clear()
         self._targeted.clear()
-        self._own.clear()
+        self._alone.clear()
         self._excluded.clear()
         self._refused.clear()
         for m in self.members.values():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from relay.auth import Authenticator
 from relay.core import RelayCore
 from relay.http import HttpError, Request, read_request, send_json
 from relay.persistence import Persister
-from relay.protocol import Close
+from relay.protocol import TOKEN_SIZE, ClientClose, Close
 from relay.session import Conn
 from relay.settings import Settings
 from relay.wsframes import (
@@ -33,6 +34,7 @@ from relay.wsframes import (
     OP_PING,
     OP_PONG,
     OP_TEXT,
+    PROTOCOL_ERROR_CLOSE,
     ClientFrames,
     FrameError,
     close_frame,
@@ -60,8 +62,12 @@ def ws_frame(payload: bytes) -> bytes:
     return server_frame(OP_BINARY, payload)
 
 
+def new_token() -> bytes:
+    return secrets.token_bytes(TOKEN_SIZE)
+
+
 @dataclass(eq=False)
-class Link:
+class Wire:
     """The edge's half of a connection: its socket, its frame decoder, its writer's wakeup."""
 
     stream: trio.abc.Stream
@@ -103,10 +109,10 @@ class RelayServer:
         authenticator: Authenticator | None = None,
     ) -> None:
         self.config = config
-        self.core = RelayCore(settings, wrap=ws_frame)
+        self.core = RelayCore(settings, wall=time.time, token_source=new_token, wrap=ws_frame)
         self.settings = self.core.settings
         self.auth = authenticator or Authenticator(config)
-        self.links: dict[Conn, Link] = {}
+        self.wires: dict[Conn, Wire] = {}
         self._rotation = 0
         self.tick_stats = TickStats()
         self.last_tick_stats: dict[str, float] = {"tick_ms_avg": 0.0, "tick_ms_max": 0.0}
@@ -124,7 +130,7 @@ class RelayServer:
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve the WebSocket port and tick until cancelled; reports the bound port."""
         listeners = await trio.open_tcp_listeners(self.config.relay_port, host=LOOPBACK)
-        port = listeners[0].socket.getsockname()[1]  # type: ignore[attr-defined]
+        port: int = listeners[0].socket.getsockname()[1]
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(trio.serve_listeners, self.handle, listeners)
@@ -155,37 +161,33 @@ class RelayServer:
     def wake_writers(self) -> None:
         """Send what the core queued: straight into the socket when it has room (most of the
         time), else through the connection's writer task, which waits for the socket."""
-        counters = self.core.counters
-        conns = list(self.core.take_wakeups())
+        core = self.core
+        conns = list(core.take_wakeups())
         if len(conns) > 1:  # start each round somewhere else, so that nobody is always served last
             self._rotation = (self._rotation + 7919) % len(conns)
             conns = conns[self._rotation :] + conns[: self._rotation]
         for conn in conns:
-            link = self.links.get(conn)
-            if link is None:
+            wire = self.wires.get(conn)
+            if wire is None:
                 continue
-            if link.busy or link.raw is None or conn.close is not None or not conn.outbox:
-                link.wake.set()
+            if wire.busy or wire.raw is None or conn.closing is not None or not conn.has_output:
+                wire.wake.set()
                 continue
             frames = conn.take_outbox()
             try:
-                sent = link.raw.send(frames[0]) if len(frames) == 1 else link.raw.sendmsg(frames)
+                sent = wire.raw.send(frames[0]) if len(frames) == 1 else wire.raw.sendmsg(frames)
             except OSError:  # full (BlockingIOError) or broken: the writer task finds out which
                 sent = 0
-            total = sum(len(f) for f in frames)
-            conn.outbox_bytes -= sent
-            counters.messages_out += len(frames)
-            counters.bytes_out += sent
-            if sent < total:
-                conn.outbox.insert(0, b"".join(frames)[sent:])
-                link.wake.set()
+            core.sent(conn, frames, sent)
+            if conn.has_output:  # what the socket did not take went back to the queue
+                wire.wake.set()
 
     async def shutdown(self) -> None:
         """Say goodbye to everyone and give the writers a moment to deliver it."""
         self.core.shutdown(trio.current_time())
         self.wake_writers()
         with trio.move_on_after(1.0):
-            while any(link.conn.outbox for link in self.links.values()):
+            while any(wire.conn.has_output for wire in self.wires.values()):
                 await trio.sleep(0.02)
 
     # --- HTTP ----------------------------------------------------------------------------------
@@ -201,11 +203,11 @@ class RelayServer:
                 return
             if request.path == "/healthz" and request.method == "GET":
                 status, body = self.health()
-                await send_json(stream, request.conn, status, body)
+                await send_json(stream, request.http, status, body)
             elif request.path == RELAY_PATH:
                 await self._upgrade(stream, request)
             else:
-                await send_json(stream, request.conn, 404, {"error": f"nothing at {request.path}"})
+                await send_json(stream, request.http, 404, {"error": f"nothing at {request.path}"})
         finally:
             await stream.aclose()
 
@@ -218,18 +220,18 @@ class RelayServer:
         key = request.header("sec-websocket-key")
         upgrade = (request.header("upgrade") or "").lower()
         if request.method != "GET" or upgrade != "websocket" or not key:
-            await send_json(stream, request.conn, 400, {"error": "expected a WebSocket upgrade"})
+            await send_json(stream, request.http, 400, {"error": "expected a WebSocket upgrade"})
             return
         if request.header("sec-websocket-version") != "13":
-            await send_json(stream, request.conn, 400, {"error": "only WebSocket version 13 is spoken"})
+            await send_json(stream, request.http, 400, {"error": "only WebSocket version 13 is spoken"})
             return
         if not self.ready.is_set():
-            await send_json(stream, request.conn, 503, {"error": "the relay is restoring saved objects"})
+            await send_json(stream, request.http, 503, {"error": "the relay is restoring saved objects"})
             return
         try:
             identity = await self.auth.identify(request.headers, request.query)
         except HttpError as exc:
-            await send_json(stream, request.conn, exc.status, {"error": exc.message})
+            await send_json(stream, request.http, exc.status, {"error": exc.message})
             return
         accept = h11.InformationalResponse(
             status_code=101,
@@ -241,107 +243,106 @@ class RelayServer:
             reason=b"Switching Protocols",
         )
         try:
-            await stream.send_all(request.conn.send(accept))
+            await stream.send_all(request.http.send(accept))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
-        trailing, _ = request.conn.trailing_data
+        trailing, _ = request.http.trailing_data
         conn = self.core.open(identity, trio.current_time())
-        link = Link(stream, conn, ClientFrames(self.settings.max_message), raw=_dup_socket(stream))
-        self.links[conn] = link
+        wire = Wire(stream, conn, ClientFrames(self.settings.max_message), raw=_dup_socket(stream))
+        self.wires[conn] = wire
         log.info("connection from %s (%s)", identity.name, identity.source)
         try:
-            await self._serve_websocket(link, bytes(trailing))
+            await self._serve_websocket(wire, bytes(trailing))
         finally:
-            del self.links[conn]
+            del self.wires[conn]
             self.core.connection_lost(conn, trio.current_time(), None)
-            if link.raw is not None:
-                link.raw.close()
+            if wire.raw is not None:
+                wire.raw.close()
 
     # --- WebSocket -------------------------------------------------------------------------------
 
-    async def _serve_websocket(self, link: Link, trailing: bytes) -> None:
+    async def _serve_websocket(self, wire: Wire, trailing: bytes) -> None:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._writer, link, nursery.cancel_scope)
+            nursery.start_soon(self._writer, wire, nursery.cancel_scope)
             try:
-                flush = await self._reader(link, trailing)
+                flush = await self._reader(wire, trailing)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 flush = False
             if flush:  # our answer to the client's close is queued: the writer hangs up after it
-                link.wake.set()
+                wire.wake.set()
                 nursery.cancel_scope.deadline = min(
                     nursery.cancel_scope.deadline, trio.current_time() + CLOSE_WAIT
                 )
             else:
                 nursery.cancel_scope.cancel()
 
-    async def _reader(self, link: Link, data: bytes) -> bool:
+    async def _reader(self, wire: Wire, data: bytes | bytearray) -> bool:
         """Feed the core until the connection ends; True if a close answer still has to be sent."""
-        conn, core = link.conn, self.core
+        conn, core = wire.conn, self.core
         while True:
             if data:
                 try:
-                    events = link.frames.feed(data)
+                    events = wire.frames.feed(data)
                 except FrameError as exc:  # say why, then hang up: nothing more is read
                     core.close(conn, Close.PROTOCOL_ERROR, f"bad WebSocket frame: {exc}", trio.current_time())
-                    link.answering = True
+                    wire.answering = True
                     return True
                 for opcode, payload in events:
                     if opcode == OP_BINARY:
                         core.receive(conn, payload, trio.current_time())
                     elif opcode == OP_PING:
-                        conn.outbox.append(server_frame(OP_PONG, payload))
-                        link.wake.set()
+                        conn.queue_control(server_frame(OP_PONG, payload))
+                        wire.wake.set()
                     elif opcode == OP_TEXT:
                         reason = "text messages are not part of the protocol"
                         core.close(conn, Close.PROTOCOL_ERROR, reason, trio.current_time())
                     elif opcode == OP_CLOSE:
-                        return self._closing(link, payload)
+                        return self._closing(wire, payload)
                 self.wake_writers()
-            data = await link.stream.receive_some(RECEIVE_SIZE)
+            data = await wire.stream.receive_some(RECEIVE_SIZE)
             if not data:
                 return False
 
-    def _closing(self, link: Link, payload: bytes) -> bool:
+    def _closing(self, wire: Wire, payload: bytes) -> bool:
         """A close frame from the client: the answer to ours (done), or its own (answer it)."""
-        if link.close_sent:
+        if wire.close_sent:
             return False
         try:
             code, reason = parse_close(payload)
         except FrameError as exc:
-            code, reason = 1002, str(exc)
-        self.core.connection_lost(link.conn, trio.current_time(), code)
-        link.conn.close = link.conn.close or (code or 1000, reason)
-        link.conn.outbox.append(close_frame(code or 1000, reason))
-        link.close_sent = link.answering = True
+            code, reason = PROTOCOL_ERROR_CLOSE, str(exc)
+        conn = wire.conn
+        self.core.connection_lost(conn, trio.current_time(), code)
+        conn.request_close(code or ClientClose.NORMAL, reason)
+        conn.queue_control(close_frame(code or ClientClose.NORMAL, reason))
+        wire.close_sent = wire.answering = True
         return True
 
-    async def _writer(self, link: Link, scope: trio.CancelScope) -> None:
-        conn, stream, counters = link.conn, link.stream, self.core.counters
+    async def _writer(self, wire: Wire, scope: trio.CancelScope) -> None:
+        conn, stream, core = wire.conn, wire.stream, self.core
         while True:
-            await link.wake.wait()
-            link.wake = trio.Event()
+            await wire.wake.wait()
+            wire.wake = trio.Event()
             frames = conn.take_outbox()
             if frames:
                 data = b"".join(frames)
-                link.busy = True
+                wire.busy = True
                 try:
                     await stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     scope.cancel()
                     return
                 finally:
-                    link.busy = False
-                conn.outbox_bytes -= len(data)
-                counters.messages_out += len(frames)
-                counters.bytes_out += len(data)
-            if conn.outbox:
-                link.wake.set()
-            elif conn.close is not None and not link.close_sent:
-                link.close_sent = True
-                conn.outbox.append(close_frame(*conn.close))
-                link.wake.set()
+                    wire.busy = False
+                core.sent(conn, frames, len(data))
+            if conn.has_output:
+                wire.wake.set()
+            elif conn.closing is not None and not wire.close_sent:
+                wire.close_sent = True
+                conn.queue_control(close_frame(*conn.closing))
+                wire.wake.set()
                 # the reader ends things when the client answers; if it does not, this does
                 scope.deadline = min(scope.deadline, trio.current_time() + CLOSE_WAIT)
-            elif link.answering:
+            elif wire.answering:
                 scope.cancel()  # the closing handshake is done on our side: hang up
                 return

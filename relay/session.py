@@ -1,9 +1,13 @@
 """A member's session and the connection that currently carries it. Plain objects, no I/O.
 
 A session outlives its connections: when a connection drops, the session waits out its grace
-window with ``conn = None`` and a new connection may take it over with the resume token. A
-connection's ``outbox`` holds wire-ready WebSocket frames; the server drains it and lowers
-``outbox_bytes`` as the socket accepts them, which is how the core tells a slow client.
+window with ``conn = None`` and a new connection may take it over with the resume token. Rooms
+reach a session only through its methods (``joined``, ``left``, ``push``, ``hold``), never
+through its connection.
+
+A connection queues wire-ready WebSocket frames. The server takes them (``take_outbox``),
+writes them and reports what it wrote (``RelayCore.sent``); until then they count in
+``queued_bytes``, which is how the core tells a slow client.
 """
 
 from __future__ import annotations
@@ -11,19 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from common.identity import Identity
-from relay.protocol import PERM_HOST, PERM_PLAY, pack_messages
+from common.identity import PERM_HOST, PERM_PLAY, Identity
+from relay.protocol import PERMISSION_BITS, pack_messages
 
 if TYPE_CHECKING:
     from relay.room import Room
 
 
-def identity_bits(identity: Identity) -> int:
-    bits = 0
-    if identity.can_play:
-        bits |= PERM_PLAY
+def permission_bits(identity: Identity) -> int:
+    """The MEMBER_JOINED permission bits of an identity (a host may also play)."""
+    bits = PERMISSION_BITS[PERM_PLAY] if identity.can_play else 0
     if identity.is_host:
-        bits |= PERM_HOST
+        bits |= PERMISSION_BITS[PERM_HOST]
     return bits
 
 
@@ -54,7 +57,7 @@ class Session:
         self.identity = identity
         self.user_id = _cut_utf8(identity.user_id)
         self.name = _cut_utf8(identity.name)
-        self.permissions = identity_bits(identity)
+        self.permissions = permission_bits(identity)
         self.token = token
         self.conn: Conn | None = None
         self.rooms: dict[int, Room] = {}
@@ -67,13 +70,39 @@ class Session:
     def connected(self) -> bool:
         return self.conn is not None
 
+    # --- what rooms call ---------------------------------------------------------------------
+
+    def joined(self, room: Room) -> None:
+        self.rooms[room.handle] = room
+
+    def left(self, room: Room) -> None:
+        del self.rooms[room.handle]
+
+    @property
+    def lagging(self) -> bool:
+        """Connected, but so far behind that it gets no room traffic until it catches up."""
+        conn = self.conn
+        return conn is not None and conn.lagging_since is not None
+
+    def push(self, frames: list[bytes], nbytes: int) -> None:
+        """Frames already wrapped for the wire, for the current connection if there is one."""
+        if self.conn is not None:
+            self.conn.push(frames, nbytes)
+
+    def hold(self, records: list[bytes], limit: int) -> None:
+        """Answers and events kept while the connection lags (see ``Conn.hold``)."""
+        if self.conn is not None:
+            self.conn.hold(records, limit)
+
 
 class Conn:
     """One WebSocket connection, from upgrade to close."""
 
     __slots__ = (
+        "_closing",
+        "_outbox",
+        "_queued",
         "bytes_in",
-        "close",
         "held",
         "held_bytes",
         "held_overflow",
@@ -81,8 +110,6 @@ class Conn:
         "lagging_since",
         "last_recv",
         "opened_at",
-        "outbox",
-        "outbox_bytes",
         "ping_nonce",
         "ping_sent_at",
         "pinged_at",
@@ -98,9 +125,9 @@ class Conn:
         self.identity = identity
         self.session: Session | None = None
         self.wrap = wrap
-        self.outbox: list[bytes] = []
-        self.outbox_bytes = 0
-        self.close: tuple[int, str] | None = None
+        self._outbox: list[bytes] = []
+        self._queued = 0  # bytes queued or taken by the server, not yet reported written
+        self._closing: tuple[int, str] | None = None
         self.opened_at = now
         self.last_recv = now
         self.pinged_at = now
@@ -120,19 +147,34 @@ class Conn:
     def lagging(self) -> bool:
         return self.lagging_since is not None
 
+    @property
+    def closing(self) -> tuple[int, str] | None:
+        """``(code, reason)`` once a close was asked: the server closes after the queue drains."""
+        return self._closing
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self._outbox)
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued
+
+    # --- the core's output -------------------------------------------------------------------
+
     def push(self, frames: list[bytes], nbytes: int) -> None:
         """Queue frames already wrapped for the wire (shared frames are wrapped once)."""
-        if self.close is None:
-            self.outbox.extend(frames)
-            self.outbox_bytes += nbytes
+        if self._closing is None:
+            self._outbox.extend(frames)
+            self._queued += nbytes
 
     def send_records(self, records: Iterable[bytes]) -> None:
-        if self.close is not None:
+        if self._closing is not None:
             return
         for message in pack_messages(records):
             frame = self.wrap(message)
-            self.outbox.append(frame)
-            self.outbox_bytes += len(frame)
+            self._outbox.append(frame)
+            self._queued += len(frame)
 
     def hold(self, records: list[bytes], limit: int) -> None:
         """Keep answers and events for a lagging connection until it catches up."""
@@ -141,6 +183,32 @@ class Conn:
         if self.held_bytes > limit:
             self.held_overflow = True
 
+    def release_held(self) -> None:
+        """Caught up: what was kept follows the fresh snapshots."""
+        self.send_records(self.held)
+        self.held, self.held_bytes = [], 0
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Queue nothing more but control frames; the first request's code is the one used."""
+        if self._closing is None:
+            self._closing = (code, reason)
+
+    # --- what the server calls ---------------------------------------------------------------
+
+    def queue_control(self, frame: bytes) -> None:
+        """A control frame of the server's own (a pong, the close frame): queued even while
+        closing, behind what is already queued."""
+        self._outbox.append(frame)
+        self._queued += len(frame)
+
     def take_outbox(self) -> list[bytes]:
-        frames, self.outbox = self.outbox, []
+        """The queued frames, for the server to write; they count as queued until reported."""
+        frames, self._outbox = self._outbox, []
         return frames
+
+    def sent(self, nbytes: int, rest: bytes = b"") -> None:
+        """``nbytes`` of the frames taken were written; ``rest``, their unwritten tail, goes back
+        to the head of the queue."""
+        self._queued -= nbytes
+        if rest:
+            self._outbox.insert(0, rest)

@@ -21,6 +21,7 @@ OP_PONG = 0xA
 _DATA = (OP_TEXT, OP_BINARY)
 _CONTROL = (OP_CLOSE, OP_PING, OP_PONG)
 
+PROTOCOL_ERROR_CLOSE = 1002  # RFC 6455 section 7.4.1: the answer to a malformed close frame
 # close codes a peer may send (RFC 6455 §7.4): 1000-1003, 1007-1011, 3000-4999
 _VALID_CLOSE = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011)) | frozenset(
     range(3000, 5000)
@@ -80,7 +81,7 @@ class ClientFrames:
         self._parts: list[bytes] = []
         self._size = 0
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+    def feed(self, data: bytes | bytearray) -> list[tuple[int, bytes]]:
         """``(opcode, payload)`` pairs: OP_BINARY or OP_TEXT with a whole message, or a control
         frame. Raises FrameError; after that the connection is over."""
         buf = self._buf

@@ -110,3 +110,45 @@ def test_the_module_graph_has_no_cycle() -> None:
         if node not in state:
             walk(node, [node])
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+# The relay's core is a state machine without I/O: clocks, randomness, sockets, files and the
+# environment are the server's, handed in. Its modules import none of these, and reach no module
+# of the project outside the relay but the pure half of identity.
+RELAY_CORE = (
+    "relay.core",
+    "relay.interest",
+    "relay.protocol",
+    "relay.room",
+    "relay.session",
+    "relay.settings",
+    "relay.view",
+    "relay.wsframes",
+)
+NOT_IN_THE_CORE = {"os", "time", "secrets", "random", "socket", "trio", "httpx", "psycopg", "pathlib"}
+CORE_MAY_REACH = {"common.identity"}
+
+
+def _reached(start: tuple[str, ...]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(GRAPH[name])
+    return seen
+
+
+def test_the_relay_core_does_no_io() -> None:
+    reached = _reached(RELAY_CORE)
+    outside = sorted(m for m in reached if m.split(".")[0] != "relay" and m not in CORE_MAY_REACH)
+    assert not outside, f"the relay core reaches {outside}"
+    wrong = []
+    for name in sorted(reached):
+        package = name.split(".")[0]
+        path = ROOT / PACKAGES[package] / Path(*name.split(".")[1:]).with_suffix(".py")
+        for imported in _runtime_imports(ast.parse(path.read_text(), str(path))):
+            if imported.split(".")[0] in NOT_IN_THE_CORE:
+                wrong.append(f"{name} imports {imported}")
+    assert not wrong, "\n".join(wrong)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import uuid
+from functools import partial
 from typing import Any
 
 from common.identity import PERM_HOST, PERM_PLAY, Identity
 from relay.core import RelayCore
 from relay.protocol import (
+    TOKEN_SIZE,
     Goodbye,
     Hello,
     Join,
@@ -34,7 +37,12 @@ class Sim:
     def __init__(self, **overrides: Any) -> None:
         self.now = 1000.0
         self.settings = Settings().with_overrides(**overrides)
-        self.core = RelayCore(self.settings, wall=lambda: WALL_EPOCH + self.now)
+        tokens = random.Random(0)  # resume tokens: unpredictable for clients, repeatable here
+        self.core = RelayCore(
+            self.settings,
+            wall=lambda: WALL_EPOCH + self.now,
+            token_source=partial(tokens.randbytes, TOKEN_SIZE),
+        )
 
     def client(self, name: str = "alice", *, host: bool = False, hello: bool = True) -> SimClient:
         c = SimClient(self, identity(name, host))
@@ -63,6 +71,7 @@ class SimClient:
         self.member = 0
         self.token = b""
         self._req = 0
+        self._stuck = 0  # bytes a stalled socket holds unwritten
 
     def req(self) -> int:
         self._req += 1
@@ -77,7 +86,7 @@ class SimClient:
     def read(self) -> list[Record]:
         """Everything the relay queued for this client since the last read, applied to the views."""
         frames = self.conn.take_outbox()
-        self.conn.outbox_bytes = 0
+        self.sim.core.sent(self.conn, frames, sum(map(len, frames)))  # the socket took it all
         self.messages.extend(frames)
         out: list[Record] = []
         for frame in frames:
@@ -93,6 +102,19 @@ class SimClient:
                 self.views[room].apply(rec)
         self.records.extend(out)
         return out
+
+    def stall(self, nbytes: int) -> None:
+        """The socket stops draining with ``nbytes`` unwritten, as when the server's writer is
+        blocked in ``send_all`` with a frame of that size; what was queued before is read."""
+        self.read()
+        self.conn.queue_control(bytes(nbytes))
+        self.conn.take_outbox()  # the writer holds it
+        self._stuck += nbytes
+
+    def unstall(self) -> None:
+        """The socket wrote what it held."""
+        self.conn.sent(self._stuck)
+        self._stuck = 0
 
     def hello(self, token: bytes = b"", versions: tuple[int, int] = (1, 1)) -> Welcome:
         self.send(Hello(versions[0], versions[1], token))

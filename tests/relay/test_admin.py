@@ -100,6 +100,7 @@ async def test_kick_rule_and_reset(relay: RunningRelay) -> None:
         ("POST", "/rooms/lobby/objects/abc/rule", b'{"rule": "allow"}', 400),
         ("POST", "/rooms/lobby/objects/5/rule", b'{"rule": "allow"}', 404),
         ("POST", "/rooms/lobby/objects/1/rule", b'{"rule": "maybe"}', 400),
+        ("POST", "/rooms/lobby/objects/1/rule", b'{"rule": ["ask"]}', 400),
         ("POST", "/rooms/lobby/reset", b"x" * 70_000, 413),
     ],
 )

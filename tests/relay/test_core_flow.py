@@ -36,15 +36,15 @@ def test_a_lagging_client_gets_a_coalesced_snapshot_and_what_was_kept() -> None:
     slow.join()
     oid = a.call(Spawn, room, Rule.ALLOW, Lifetime.WITH_MASTER, None, b"").value
     slow.read()
-    slow.conn.outbox_bytes = 50_000  # its socket is not draining
+    slow.stall(50_000)  # its socket is not draining
     for i in range(30):
         a.send(Update(room, oid, 1, None, b"%d" % i + b"." * 500))
         if i == 10:
             a.send(Event(room, (slow.member,), b"for you"))
         sim.tick()
     assert slow.conn.lagging
-    assert not [f for f in slow.conn.outbox]  # no room traffic queued while behind
-    slow.conn.outbox_bytes = 0  # it caught up
+    assert not slow.conn.has_output  # no room traffic queued while behind
+    slow.unstall()  # it caught up
     sim.tick()
     records = slow.read()
     kinds = [type(r) for r in records]
@@ -65,7 +65,7 @@ def test_a_slow_client_never_delays_the_others_and_is_closed_when_it_stays_behin
     b.join()
     slow.join()
     oid = a.call(Spawn, room, Rule.ALLOW, Lifetime.WITH_MASTER, None, b"").value
-    slow.conn.outbox_bytes = 50_000
+    slow.stall(50_000)
     for i in range(120):
         a.send(Update(room, oid, 1, None, b"%d" % i))
         sim.tick()
@@ -89,7 +89,7 @@ def test_rate_limit_answers_then_disconnects_abusers() -> None:
     assert Status.RATE_LIMITED in {r.status for r in a.of(Refused)}
     assert a.result(99).status == Status.RATE_LIMITED
     assert [n.status for n in a.of(Notice)] == [Status.RATE_LIMITED]
-    assert a.conn.close is None
+    assert a.conn.closing is None
     for _ in range(60):
         a.send(Update(room, oid, 1, None, b""))
     a.read()

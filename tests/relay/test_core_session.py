@@ -52,7 +52,7 @@ def test_version_range_picks_the_highest_shared_version_and_refuses_none() -> No
     goodbye = c.goodbye()
     assert goodbye is not None and goodbye.code == Close.UNSUPPORTED_VERSION
     assert "1..1" in goodbye.reason
-    assert c.conn.close is not None and c.conn.close[0] == Close.UNSUPPORTED_VERSION
+    assert c.conn.closing is not None and c.conn.closing[0] == Close.UNSUPPORTED_VERSION
 
 
 def test_the_first_record_must_be_hello_and_only_once() -> None:
@@ -71,7 +71,7 @@ def test_hello_timeout_closes_a_silent_connection() -> None:
     sim = Sim()
     c = sim.client(hello=False)
     sim.advance(9.5)
-    assert c.conn.close is None
+    assert c.conn.closing is None
     sim.advance(1)
     c.read()
     assert c.goodbye() is not None and c.goodbye().code == Close.HELLO_EXPECTED  # type: ignore[union-attr]
@@ -108,7 +108,7 @@ def test_answering_pings_keeps_a_connection_alive_and_silence_closes_it() -> Non
         for r in a.read():
             if isinstance(r, ServerPing):
                 a.send(Pong(r.nonce))
-    assert a.conn.close is None
+    assert a.conn.closing is None
     b.read()
     assert b.goodbye() is not None and b.goodbye().code == Close.IDLE  # type: ignore[union-attr]
 
@@ -200,7 +200,7 @@ def test_protocol_error_closes_only_the_sender() -> None:
     a.send_raw(Join(5, "x").encode() + b"\x21\x01\x00")  # a valid record, then a truncated one
     a.read()
     assert a.goodbye() is not None and a.goodbye().code == Close.PROTOCOL_ERROR  # type: ignore[union-attr]
-    assert a.conn.close is not None
+    assert a.conn.closing is not None
     b.send(Update(room, oid, 1, None, b"still fine"))
     sim.tick()
     assert [r.state for r in b.read() if isinstance(r, State)] == [b"still fine"]

@@ -89,7 +89,7 @@ def test_fuzzed_messages_only_ever_close_their_sender(messages: list[bytes]) -> 
     owner.send(Update(room, oid, 1, None, b"still here"))
     sim.tick()
     assert [r.state for r in watcher.read() if isinstance(r, State)][-1:] == [b"still here"]
-    assert owner.conn.close is None and watcher.conn.close is None
+    assert owner.conn.closing is None and watcher.conn.closing is None
 
 
 async def test_the_server_keeps_serving_while_fuzzed_over_real_sockets(relay: RunningRelay) -> None:

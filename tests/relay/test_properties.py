@@ -215,7 +215,7 @@ class World:
             o.id: (o.master, o.owner, o.epoch, int(o.rule), o.state) for o in self.lobby.objects.values()
         }
         for c in self.slots:
-            if c is not None and c.conn.close is None and c.member in self.lobby.members:
+            if c is not None and c.conn.closing is None and c.member in self.lobby.members:
                 assert c.views[self.room].table() == truth
 
 

@@ -44,7 +44,7 @@ SAMPLES: list[p.Record] = [
     p.Snapshot(1, 2, 3, "lobby"),
     p.Synced(1),
     p.Left(1, p.LeaveReason.KICKED),
-    p.MemberJoined(1, 2, p.PERM_PLAY | p.PERM_HOST, "user-id", "Bob"),
+    p.MemberJoined(1, 2, sum(p.PERMISSION_BITS.values()), "user-id", "Bob"),
     p.MemberLeft(1, 2, p.LeaveReason.DISCONNECTED),
     p.ObjectInfo(1, 2, 3, 4, 5, p.Rule.ALLOW, p.Lifetime.WITH_MASTER, (1.0, 2.0, 3.0), b"s"),
     p.State(1, 2, 3, None, b"abc"),

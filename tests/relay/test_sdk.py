@@ -13,9 +13,9 @@ from tests.relay.raw import RawClient
 
 async def drop(relay: RunningRelay, client: RelayClient) -> None:
     """Cut a client's TCP connection without a WebSocket close, as a network failure would."""
-    for conn, link in list(relay.server.links.items()):
+    for conn, wire in list(relay.server.wires.items()):
         if conn.session is not None and conn.session.id == client.member:
-            await link.stream.aclose()
+            await wire.stream.aclose()
 
 
 async def test_spawn_update_and_views_converge(relay: RunningRelay) -> None:
