@@ -17,8 +17,8 @@ from relay.protocol import PERMISSION_BITS, Lifetime, Rule
 from relay.room import Room
 from relay.server import RelayServer
 
-RULES = {"ask": Rule.ASK, "deny": Rule.DENY, "allow": Rule.ALLOW}
-LIFETIMES = {Lifetime.WITH_MASTER: "with_master", Lifetime.PERSISTENT: "persistent"}
+RULES = {rule.name.lower(): rule for rule in Rule}  # "ask", "deny", "allow"
+LIFETIMES = {lifetime: lifetime.name.lower() for lifetime in Lifetime}  # "with_master", "persistent"
 
 
 def _permissions(bits: int) -> list[str]:

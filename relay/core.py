@@ -59,6 +59,7 @@ from relay.protocol import (
     Welcome,
     decode_client_record,
     parse_update,
+    rate_cost,
     split_records,
     valid_room_name,
 )
@@ -384,7 +385,7 @@ class RelayCore:
             rec = decode_client_record(type_, body)
             if isinstance(rec, Hello):
                 raise ProtocolError("HELLO sent twice")
-            if not isinstance(rec, Ping | Pong) and not self._spend(conn, 1 + len(body) // 1024, now):
+            if not isinstance(rec, Ping | Pong) and not self._spend(conn, rate_cost(body), now):
                 self._answer(conn, session, rec, Status.RATE_LIMITED)
                 continue
             handler = self._session_handlers.get(type(rec))
@@ -419,7 +420,7 @@ class RelayCore:
     def _on_update(self, conn: Conn, session: Session, body: bytes, now: float) -> None:
         room_h, oid, epoch, pos, off = parse_update(body)
         room = session.rooms.get(room_h)
-        ok = self._spend(conn, 1 + len(body) // 1024, now)
+        ok = self._spend(conn, rate_cost(body), now)
         if room is None:
             self._send(
                 conn, Refused(room_h, oid, 0, Status.UNKNOWN_ROOM if ok else Status.RATE_LIMITED).encode()

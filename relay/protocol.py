@@ -23,6 +23,7 @@ SUPPORTED_VERSIONS = (1, 1)  # lowest, highest
 MAX_MESSAGE = 65535  # Godot 4's WebSocketPeer refuses larger messages by default
 ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # section 4.1
 TOKEN_SIZE = 16
+STR8_MAX = 255  # bytes of UTF-8 in a str8
 HEADER = struct.Struct("<BH")
 HEADER_SIZE = HEADER.size
 
@@ -154,8 +155,8 @@ class _Int(Kind):
 class _Str8(Kind):
     def encode(self, value: str) -> bytes:
         raw = value.encode("utf-8")
-        if len(raw) > 255:
-            raise ProtocolError("string longer than 255 bytes")
+        if len(raw) > STR8_MAX:
+            raise ProtocolError(f"string longer than {STR8_MAX} bytes")
         return bytes((len(raw),)) + raw
 
     def decode(self, body: bytes, off: int) -> tuple[str, int]:
@@ -710,6 +711,11 @@ def parse_update(body: bytes) -> tuple[int, int, int, Position | None, int]:
 def state_record(update_body: bytes) -> bytes:
     """The STATE record everyone receives for an accepted UPDATE body (same layout)."""
     return HEADER.pack(STATE_TYPE, len(update_body)) + update_body
+
+
+def rate_cost(body: bytes) -> int:
+    """Rate units a record costs (section 12.2): one, plus one per full KiB of its body."""
+    return 1 + len(body) // 1024
 
 
 def valid_room_name(name: str) -> bool:

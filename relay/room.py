@@ -112,17 +112,6 @@ class Obj:
         return self.state_rec[self.state_off :]
 
 
-class Queued:
-    """One record of this tick's list, and who gets it."""
-
-    __slots__ = ("deferrable", "record", "target")
-
-    def __init__(self, record: bytes, target: int, deferrable: bool) -> None:
-        self.record: bytes | None = record  # None once a newer STATE of its object replaced it
-        self.target = target  # EVERYONE, a member id or minus a member id
-        self.deferrable = deferrable  # a STATE with a position: focused members get it by tier
-
-
 class PendingAsk:
     __slots__ = ("deadline", "id", "obj", "req", "requester")
 
@@ -167,8 +156,14 @@ class Room:
         self._member_recs: dict[int, bytes] = {}
         self.interest = Interest(settings.interest_cell, settings.interest_tiers)
         self.tick_no = 0
-        # This tick's records, in order, then what indexes them (all emptied by flush).
-        self._queue: list[Queued] = []
+        # This tick's records, in order, as three columns of equal length (the flush reads them
+        # column by column): the record (None once a newer STATE of its object replaced it), its
+        # target (EVERYONE, a member id or minus a member id), and whether it is deferrable (a
+        # STATE with a position, which focused members get by distance tier). Then what indexes
+        # them; flush empties it all.
+        self._records: list[bytes | None] = []
+        self._targets: list[int] = []
+        self._deferrable: list[bool] = []
         self._state_at: dict[int, int] = {}  # object id -> index of its pending STATE
         self._alone: dict[int, list[int]] = {}  # member id -> indices of the records for it alone
         self._targeted: dict[int, Session] = {}  # the members that _alone names
@@ -184,7 +179,9 @@ class Room:
     # --- emitting -------------------------------------------------------------------------
 
     def _emit(self, rec: bytes, target: int = EVERYONE) -> None:
-        self._queue.append(Queued(rec, target, False))
+        self._records.append(rec)
+        self._targets.append(target)
+        self._deferrable.append(False)
 
     def _to(self, session: Session, rec: bytes) -> None:
         sid = session.id
@@ -192,7 +189,7 @@ class Room:
         if alone is None:
             alone = self._alone[sid] = []
             self._targeted[sid] = session
-        alone.append(len(self._queue))
+        alone.append(len(self._records))
         self._emit(rec, sid)
 
     def result(self, session: Session, req: int, status: Status, value: int = 0) -> None:
@@ -248,7 +245,7 @@ class Room:
         i = self._state_at.pop(obj.id, None)
         pending = self.interest.discard(obj.id)
         if i is not None:
-            self._queue[i].deferrable = False
+            self._deferrable[i] = False
         elif pending:
             for m in self.members.values():
                 if m.focus_cell is not None or m.owing:
@@ -326,14 +323,14 @@ class Room:
         self._emit(self._member_record(session))
         member = self.members[session.id] = Member(session)
         session.joined(self)
-        member.start = len(self._queue)
+        member.start = len(self._records)
         self.result(session, req, Status.OK, self.handle)
         self._snapshot_to(session)
 
     def resync(self, session: Session) -> None:
         """A fresh snapshot that replaces the member's view (after a resume or a lag)."""
         m = self.members[session.id]
-        m.start = len(self._queue)
+        m.start = len(self._records)
         m.owing = False
         self._snapshot_to(session)
 
@@ -445,14 +442,16 @@ class Room:
             if position is not None:
                 obj.position = position
                 obj.cell = self.interest.cell_of(position)
-            queue = self._queue
+            records = self._records
             i = self._state_at.get(oid)
             if i is not None:
-                queue[i].record = None
+                records[i] = None
                 self.coalesced += 1
-            self._state_at[oid] = len(queue)
+            self._state_at[oid] = len(records)
             cell = obj.cell
-            queue.append(Queued(rec, EVERYONE, cell is not None))
+            records.append(rec)
+            self._targets.append(EVERYONE)
+            self._deferrable.append(cell is not None)
             if cell is not None:
                 self.interest.record(oid, cell, rec)
             if obj.lifetime == Lifetime.PERSISTENT:
@@ -650,15 +649,14 @@ class Room:
         """
         sid = m.session.id
         focused = m.focus_cell is not None
-        queue = self._queue
+        records, targets, deferrable = self._records, self._targets, self._deferrable
         out: list[bytes] = []
         for i in heapq.merge(shared[bisect.bisect_left(shared, m.start) :], self._alone.get(sid, ())):
-            q = queue[i]
-            r = q.record
+            r = records[i]
             if r is None:
                 continue
-            t = q.target
-            if t == sid or (t != -sid and not (focused and q.deferrable)):
+            t = targets[i]
+            if t == sid or (t != -sid and not (focused and deferrable[i])):
                 out.append(r)
         if m.owing:
             out.extend(self.interest.owed(m.owed_from, m.focus_cell))
@@ -668,13 +666,13 @@ class Room:
         return out
 
     def _records_alone(self, sid: int) -> list[bytes]:
-        queue = self._queue
-        return [r for i in self._alone.get(sid, ()) if (r := queue[i].record) is not None]
+        records = self._records
+        return [r for i in self._alone.get(sid, ()) if (r := records[i]) is not None]
 
     def flush(self) -> None:
         """Hand this tick's records to the members' sessions."""
         held_limit = self.settings.held_limit
-        queue = self._queue
+        records, targets = self._records, self._targets
         shared: tuple[list[bytes], int] | None = None
         shared_at: list[int] | None = None  # indices of records for everyone, once needed
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
@@ -689,13 +687,15 @@ class Room:
                 continue
             if m.start or m.owing or sid in self._targeted or sid in self._excluded:
                 if shared_at is None:
-                    shared_at = [i for i, q in enumerate(queue) if q.target <= 0]
+                    shared_at = [i for i, t in enumerate(targets) if t <= 0]
                 frames = self._frames(self._records_for(m, shared_at))
             elif m.focus_cell is None:
-                if not queue:
+                if not records:
                     continue
                 if shared is None:
-                    shared = self._frames([r for q in queue if (r := q.record) is not None and q.target <= 0])
+                    shared = self._frames(
+                        [r for r, t in zip(records, targets, strict=True) if r is not None and t <= 0]
+                    )
                 frames = shared
             else:
                 cached = by_focus.get(m.focus_cell)
@@ -703,8 +703,8 @@ class Room:
                     if ordered is None:  # what every focused member gets, before its tiers' states
                         ordered = [
                             r
-                            for q in queue
-                            if (r := q.record) is not None and q.target <= 0 and not q.deferrable
+                            for r, t, d in zip(records, targets, self._deferrable, strict=True)
+                            if r is not None and t <= 0 and not d
                         ]
                     cached = self._frames(ordered + self.interest.due(self.tick_no, m.focus_cell))
                     by_focus[m.focus_cell] = cached
@@ -718,7 +718,7 @@ class Room:
                 session.hold(self._records_alone(sid), held_limit)
             else:
                 session.push(*self._frames(self._records_alone(sid)))
-        self._queue = []
+        self._records, self._targets, self._deferrable = [], [], []
         self._state_at.clear()
         self._targeted.clear()
         self._alone.clear()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from common.identity import PERM_HOST, PERM_PLAY, Identity
-from relay.protocol import PERMISSION_BITS, pack_messages
+from relay.protocol import PERMISSION_BITS, STR8_MAX, pack_messages
 
 if TYPE_CHECKING:
     from relay.room import Room
@@ -30,7 +30,7 @@ def permission_bits(identity: Identity) -> int:
     return bits
 
 
-def _cut_utf8(text: str, limit: int = 255) -> str:
+def _cut_utf8(text: str, limit: int = STR8_MAX) -> str:
     """The longest prefix of ``text`` whose UTF-8 form fits a ``str8``."""
     raw = text.encode("utf-8")[:limit]
     return raw.decode("utf-8", errors="ignore")
