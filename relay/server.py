@@ -20,7 +20,7 @@ import h11
 import trio
 from wsproto.utilities import generate_accept_token
 
-from common.config import LOOPBACK, Config
+from common.config import LOOPBACK, RELAY_PATH, Config
 from relay.auth import Authenticator
 from relay.core import RelayCore
 from relay.http import HttpError, Request, read_request, send_json
@@ -44,7 +44,6 @@ from relay.wsframes import (
 
 log = logging.getLogger("relay")
 
-RELAY_PATH = "/relay"
 RECEIVE_SIZE = 65536
 CLOSE_WAIT = 2.0  # how long to wait for the client's close frame after sending ours
 
