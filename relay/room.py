@@ -679,13 +679,13 @@ class Room:
         ordered: list[bytes] | None = None
         for sid, m in self.members.items():
             session = m.session
-            if not session.connected:
-                continue  # in its grace window: a resume brings a fresh snapshot
-            if session.lagging:
-                if sid in self._targeted:
-                    session.hold(self._records_alone(sid), held_limit)
-                continue
             if m.start or m.owing or sid in self._targeted or sid in self._excluded:
+                if not session.connected:
+                    continue  # in its grace window: a resume brings a fresh snapshot
+                if session.lagging:
+                    if sid in self._targeted:
+                        session.hold(self._records_alone(sid), held_limit)
+                    continue
                 if shared_at is None:
                     shared_at = [i for i, t in enumerate(targets) if t <= 0]
                 frames = self._frames(self._records_for(m, shared_at))
@@ -710,7 +710,7 @@ class Room:
                     by_focus[m.focus_cell] = cached
                 frames = cached
             if frames[0]:
-                session.push(*frames)
+                session.push(*frames)  # dropped in the grace window or while lagging
         for sid, session in self._targeted.items():
             if sid in self.members or not session.connected:
                 continue  # members were served above; a member that left gets its last answers

@@ -85,9 +85,11 @@ class Session:
         return conn is not None and conn.lagging_since is not None
 
     def push(self, frames: list[bytes], nbytes: int) -> None:
-        """Frames already wrapped for the wire, for the current connection if there is one."""
-        if self.conn is not None:
-            self.conn.push(frames, nbytes)
+        """Room traffic, already wrapped for the wire: dropped in the grace window and while the
+        connection lags (a fresh snapshot follows either)."""
+        conn = self.conn
+        if conn is not None and conn.lagging_since is None:
+            conn.push(frames, nbytes)
 
     def hold(self, records: list[bytes], limit: int) -> None:
         """Answers and events kept while the connection lags (see ``Conn.hold``)."""
