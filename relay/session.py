@@ -101,10 +101,9 @@ class Conn:
     """One WebSocket connection, from upgrade to close."""
 
     __slots__ = (
-        "_closing",
         "_outbox",
-        "_queued",
         "bytes_in",
+        "closing",
         "held",
         "held_bytes",
         "held_overflow",
@@ -115,6 +114,7 @@ class Conn:
         "ping_nonce",
         "ping_sent_at",
         "pinged_at",
+        "queued_bytes",
         "resync",
         "session",
         "strikes",
@@ -128,8 +128,10 @@ class Conn:
         self.session: Session | None = None
         self.wrap = wrap
         self._outbox: list[bytes] = []
-        self._queued = 0  # bytes queued or taken by the server, not yet reported written
-        self._closing: tuple[int, str] | None = None
+        # Read by the core and the server on every tick, so plain attributes; only this class's
+        # methods set them.
+        self.queued_bytes = 0  # bytes queued, or taken by the server and not yet reported written
+        self.closing: tuple[int, str] | None = None  # (code, reason) once a close was asked
         self.opened_at = now
         self.last_recv = now
         self.pinged_at = now
@@ -150,33 +152,24 @@ class Conn:
         return self.lagging_since is not None
 
     @property
-    def closing(self) -> tuple[int, str] | None:
-        """``(code, reason)`` once a close was asked: the server closes after the queue drains."""
-        return self._closing
-
-    @property
     def has_output(self) -> bool:
         return bool(self._outbox)
-
-    @property
-    def queued_bytes(self) -> int:
-        return self._queued
 
     # --- the core's output -------------------------------------------------------------------
 
     def push(self, frames: list[bytes], nbytes: int) -> None:
         """Queue frames already wrapped for the wire (shared frames are wrapped once)."""
-        if self._closing is None:
+        if self.closing is None:
             self._outbox.extend(frames)
-            self._queued += nbytes
+            self.queued_bytes += nbytes
 
     def send_records(self, records: Iterable[bytes]) -> None:
-        if self._closing is not None:
+        if self.closing is not None:
             return
         for message in pack_messages(records):
             frame = self.wrap(message)
             self._outbox.append(frame)
-            self._queued += len(frame)
+            self.queued_bytes += len(frame)
 
     def hold(self, records: list[bytes], limit: int) -> None:
         """Keep answers and events for a lagging connection until it catches up."""
@@ -192,8 +185,8 @@ class Conn:
 
     def request_close(self, code: int, reason: str) -> None:
         """Queue nothing more but control frames; the first request's code is the one used."""
-        if self._closing is None:
-            self._closing = (code, reason)
+        if self.closing is None:
+            self.closing = (code, reason)
 
     # --- what the server calls ---------------------------------------------------------------
 
@@ -201,7 +194,7 @@ class Conn:
         """A control frame of the server's own (a pong, the close frame): queued even while
         closing, behind what is already queued."""
         self._outbox.append(frame)
-        self._queued += len(frame)
+        self.queued_bytes += len(frame)
 
     def take_outbox(self) -> list[bytes]:
         """The queued frames, for the server to write; they count as queued until reported."""
@@ -211,6 +204,6 @@ class Conn:
     def sent(self, nbytes: int, rest: bytes = b"") -> None:
         """``nbytes`` of the frames taken were written; ``rest``, their unwritten tail, goes back
         to the head of the queue."""
-        self._queued -= nbytes
+        self.queued_bytes -= nbytes
         if rest:
             self._outbox.insert(0, rest)
