@@ -58,6 +58,8 @@ class Status(IntEnum):
     ALREADY_JOINED = 20
     NOT_PENDING = 21
     CANCELLED = 22
+    HOST_TAKEN = 23
+    NOT_IN_GAME = 24
 
 
 class Rule(IntEnum):
@@ -81,6 +83,23 @@ class DespawnReason(IntEnum):
     BY_MASTER = 0
     MASTER_LEFT = 1
     RESET = 2
+
+
+class GameRole(IntEnum):
+    """A member's part in the room's Godot game (version 2)."""
+
+    NONE = 0
+    PEER = 1
+    HOST = 2
+
+
+# PACKET / PACKET_FROM flags (version 2): bits 0-1 the transfer mode, then EXCEPT and MORE.
+PACKET_RELIABLE = 0
+PACKET_UNRELIABLE = 1
+PACKET_UNRELIABLE_ORDERED = 2
+PACKET_MODE_MASK = 0x03
+PACKET_EXCEPT = 0x04  # the targets are left out of a room-wide send
+PACKET_MORE = 0x08  # a fragment: the sender's next packet continues it
 
 
 class Close(IntEnum):
@@ -150,6 +169,27 @@ class _Int(Kind):
     def decode(self, body: bytes, off: int) -> tuple[int, int]:
         _need(body, off, self.st.size)
         return self._check(self.st.unpack_from(body, off)[0]), off + self.st.size
+
+
+class _PacketFlags(_Int):
+    """``u8`` packet flags: a transfer mode (0-2) and the flag bits in ``allowed``."""
+
+    def __init__(self, allowed: int) -> None:
+        super().__init__("B")
+        self.allowed = allowed
+        self.choices = tuple(v for v in range(256) if self._valid(v))
+
+    def _valid(self, value: int) -> bool:
+        return value & PACKET_MODE_MASK != PACKET_MODE_MASK and not value & ~(self.allowed | PACKET_MODE_MASK)
+
+    def _check(self, value: int) -> int:
+        if not 0 <= value <= 255:
+            raise ProtocolError(f"{value} is out of range 0..255")
+        if value & PACKET_MODE_MASK == PACKET_MODE_MASK:
+            raise ProtocolError("transfer mode 3 is not valid")
+        if value & ~(self.allowed | PACKET_MODE_MASK):
+            raise ProtocolError(f"unknown flag bits {value:#04x}")
+        return value
 
 
 class _Str8(Kind):
@@ -260,6 +300,9 @@ BOOL = _Int("B", (0, 1))
 RULE, LIFETIME, STATUS = _Int("B", Rule), _Int("B", Lifetime), _Int("B", Status)
 LEAVE_REASON, DESPAWN_REASON = _Int("B", LeaveReason), _Int("B", DespawnReason)
 PERMS = _Int("B", (0, sum(PERMISSION_BITS.values())))
+GAME_ROLE = _Int("B", GameRole)
+PACKET_FLAGS = _PacketFlags(PACKET_EXCEPT | PACKET_MORE)
+PACKET_FROM_FLAGS = _PacketFlags(PACKET_MORE)
 STR8, TOKEN8, TOKEN16, OPT_POS, MEMBERS8, REST = (
     _Str8(),
     _Token8(),
@@ -286,10 +329,15 @@ class Record:
     """
 
     TYPE: ClassVar[int]
+    VERSION: ClassVar[int] = 1  # the protocol version that introduced the record
     _layout: ClassVar[tuple[tuple[str, Kind], ...]]
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every record is a dataclass
 
+    def check(self) -> None:
+        """Rules between fields, on top of each field's own (raises ProtocolError)."""
+
     def encode(self) -> bytes:
+        self.check()
         body = b"".join(kind.encode(getattr(self, name)) for name, kind in self._layout)
         if len(body) > 0xFFFF:
             raise ProtocolError("record body longer than 65535 bytes")
@@ -306,7 +354,9 @@ class Record:
             raise ProtocolError(
                 f"{cls.__name__.upper()} record has {len(body) - off} unexpected trailing bytes"
             )
-        return cls(*values)
+        record = cls(*values)
+        record.check()
+        return record
 
 
 CLIENT_RECORDS: dict[int, type[Record]] = {}
@@ -365,6 +415,14 @@ class Focus(Record):
     req: int = w(U32)
     room: int = w(U16)
     position: Position | None = w(OPT_POS)
+
+
+@_record(0x13)
+class Game(Record):
+    VERSION: ClassVar[int] = 2
+    req: int = w(U32)
+    room: int = w(U16)
+    role: GameRole = w(GAME_ROLE)
 
 
 @_record(0x20)
@@ -445,6 +503,21 @@ class Event(Record):
     room: int = w(U16)
     targets: tuple[int, ...] = w(MEMBERS8)
     payload: bytes = w(REST, default=b"")
+
+
+@_record(0x31)
+class Packet(Record):
+    VERSION: ClassVar[int] = 2
+    room: int = w(U16)
+    flags: int = w(PACKET_FLAGS)
+    channel: int = w(U8)
+    lane: int = w(U16)  # unreliable coalescing key; 0: never coalesced
+    targets: tuple[int, ...] = w(MEMBERS8)
+    payload: bytes = w(REST, default=b"")
+
+    def check(self) -> None:
+        if self.lane and self.flags & PACKET_MODE_MASK == PACKET_RELIABLE:
+            raise ProtocolError("a reliable packet has lane 0")
 
 
 # Relay -> client
@@ -537,6 +610,13 @@ class MemberLeft(Record):
     reason: LeaveReason = w(LEAVE_REASON)
 
 
+@_record(0x95)
+class GamePeer(Record):
+    room: int = w(U16)
+    member: int = w(U32)
+    role: GameRole = w(GAME_ROLE)
+
+
 @_record(0xA0)
 class ObjectInfo(Record):
     room: int = w(U16)
@@ -619,6 +699,15 @@ class EventFrom(Record):
     payload: bytes = w(REST, default=b"")
 
 
+@_record(0xB1)
+class PacketFrom(Record):
+    room: int = w(U16)
+    sender: int = w(U32)  # "from" in PROTOCOL.md: stamped by the relay
+    flags: int = w(PACKET_FROM_FLAGS)
+    channel: int = w(U8)
+    payload: bytes = w(REST, default=b"")
+
+
 # --- messages ------------------------------------------------------------------------------------
 
 
@@ -641,16 +730,19 @@ def split_records(data: bytes) -> Iterator[tuple[int, bytes]]:
         off += length
 
 
-def decode_client_record(type_: int, body: bytes) -> Record:
+def decode_client_record(type_: int, body: bytes, version: int = 1) -> Record:
+    """A client's record, on a session that negotiated ``version``."""
     cls = CLIENT_RECORDS.get(type_)
     if cls is None:
         raise ProtocolError(f"unknown record type {type_:#04x}")
+    if version < cls.VERSION:
+        raise ProtocolError(f"{cls.__name__.upper()} needs protocol version {cls.VERSION}")
     return cls.decode_body(body)
 
 
-def decode_client_message(data: bytes) -> list[Record]:
-    """Strict: what the relay accepts from a client."""
-    return [decode_client_record(t, b) for t, b in split_records(data)]
+def decode_client_message(data: bytes, version: int = 1) -> list[Record]:
+    """Strict: what the relay accepts from a client on a session that negotiated ``version``."""
+    return [decode_client_record(t, b, version) for t, b in split_records(data)]
 
 
 def decode_server_message(data: bytes) -> list[Record]:

@@ -36,6 +36,8 @@ DOC_EXAMPLES = [
     p.Event(1, (), b"bang"),
 ]
 ALL_RECORDS = {**p.CLIENT_RECORDS, **p.SERVER_RECORDS}
+# The addon speaks every version: client records are judged as on a session of the newest.
+NEWEST = max(cls.VERSION for cls in p.CLIENT_RECORDS.values())
 
 
 def kinds(cls: type[p.Record]) -> list[tuple[str, p.Kind]]:
@@ -63,6 +65,8 @@ def record_json(record: p.Record) -> dict[str, Any]:
 
 
 def random_int(rng: random.Random, kind: p._Int) -> int:
+    if isinstance(kind, p._PacketFlags):
+        return rng.choice(kind.choices)
     if isinstance(kind.valid, type):
         return int(rng.choice(list(kind.valid)))
     low, high = kind.valid if kind.valid is not None else (0, min(2**kind.bits - 1, JSON_INT_LIMIT))
@@ -93,14 +97,21 @@ def random_value(rng: random.Random, kind: p.Kind) -> Any:
 
 
 def random_record(rng: random.Random, cls: type[p.Record]) -> p.Record:
-    return cls(*(random_value(rng, kind) for _, kind in kinds(cls)))
+    """Random field values that pass the record's own rules (a reliable PACKET has lane 0)."""
+    while True:
+        record = cls(*(random_value(rng, kind) for _, kind in kinds(cls)))
+        try:
+            record.check()
+        except p.ProtocolError:
+            continue
+        return record
 
 
 def decodes(data: bytes, from_relay: bool) -> list[p.Record] | None:
     try:
         if from_relay:
             return p.decode_server_message(data)
-        return p.decode_client_message(data)
+        return p.decode_client_message(data, NEWEST)
     except p.ProtocolError:
         return None
 
@@ -144,7 +155,13 @@ def unencodable() -> list[dict[str, Any]]:
         (p.Request(2**32, 1, 1), "req 2**32"),
         (p.Answer(1, 1, 1, 1, 2), "grant 2"),
         (p.Event(1, tuple(range(256)), b""), "256 targets"),
-        (p.Result(1, 23, 0), "status 23"),  # type: ignore[arg-type]
+        (p.Result(1, 25, 0), "status 25"),  # type: ignore[arg-type]
+        (p.Game(1, 1, 3), "game role 3"),  # type: ignore[arg-type]
+        (p.Packet(1, 3, 0, 0, (), b""), "transfer mode 3"),
+        (p.Packet(1, 0x10, 0, 0, (), b""), "an unknown packet flag"),
+        (p.Packet(1, p.PACKET_RELIABLE, 0, 1, (), b""), "a lane on a reliable packet"),
+        (p.Packet(1, 1, 256, 0, (), b""), "channel 256"),
+        (p.PacketFrom(1, 2, p.PACKET_EXCEPT, 0, b""), "EXCEPT in PACKET_FROM"),
     ]
     out = []
     for record, why in cases:
@@ -212,6 +229,16 @@ def generate() -> dict[str, Any]:
         (p.HEADER.pack(0xA1, 11) + b"\x00" * 11 + bytes.fromhex("a1"), True),  # truncated header
         (p.Event(1, (), b"x" * (p.MAX_MESSAGE - 3 - 3)).encode(), False),  # exactly the limit
         (p.Event(1, (), b"x" * (p.MAX_MESSAGE - 3 - 2)).encode(), False),  # one byte over
+        (p.HEADER.pack(0x31, 7) + bytes.fromhex("0100 03 00 0000 00"), False),  # transfer mode 3
+        (p.HEADER.pack(0x31, 7) + bytes.fromhex("0100 10 00 0000 00"), False),  # unknown flag
+        (p.HEADER.pack(0x31, 7) + bytes.fromhex("0100 08 00 0100 00"), False),  # reliable, lane 1
+        (p.HEADER.pack(0x31, 7) + bytes.fromhex("0100 09 00 0100 00"), False),  # unreliable, lane 1
+        (p.HEADER.pack(0x31, 8) + bytes.fromhex("0100 04 00 0000 01 00"), False),  # short targets
+        (p.HEADER.pack(0x13, 7) + bytes.fromhex("01000000 0100 03"), False),  # game role 3
+        (p.HEADER.pack(0xB1, 8) + bytes.fromhex("0100 02000000 04 00"), True),  # EXCEPT from the relay
+        (p.HEADER.pack(0xB1, 8) + bytes.fromhex("0100 02000000 0b 00"), True),  # mode 3 and MORE
+        (p.HEADER.pack(0x95, 7) + bytes.fromhex("0100 02000000 03"), True),  # game role 3
+        (p.Packet(1, 1, 0, 7, (), b"x" * (p.MAX_MESSAGE - 3 - 7)).encode(), False),  # the limit
     ]
     messages += [message_json(data, from_relay) for data, from_relay in handmade]
     return {

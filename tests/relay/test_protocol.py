@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from relay import protocol as p
+from tests.relay.sim import Sim
 
 SAMPLES: list[p.Record] = [
     p.Hello(1, 1),
@@ -33,6 +34,9 @@ SAMPLES: list[p.Record] = [
     p.Answer(14, 1, 3, 5, 1),
     p.Event(1, (), b"bang"),
     p.Event(1, (2, 3, 4), b""),
+    p.Game(15, 1, p.GameRole.HOST),
+    p.Packet(1, p.PACKET_RELIABLE | p.PACKET_MORE, 0, 0, (), b"\x06" * 70),
+    p.Packet(1, p.PACKET_UNRELIABLE | p.PACKET_EXCEPT, 2, 7, (3, 4), b"sync"),
     p.Welcome(
         1, 5, 0, b"t" * 16, 1_700_000_000_000, 30, 15, 60, 30, 2000, 500, 65535, 16384, 16384, 300, 600
     ),
@@ -56,6 +60,8 @@ SAMPLES: list[p.Record] = [
     p.Ask(1, 2, 3, 4),
     p.AskCancelled(1, 2, 3, p.Status.TIMEOUT),
     p.EventFrom(1, 2, b"payload"),
+    p.GamePeer(1, 2, p.GameRole.PEER),
+    p.PacketFrom(1, 2, p.PACKET_UNRELIABLE_ORDERED | p.PACKET_MORE, 1, b"rpc"),
 ]
 
 
@@ -64,8 +70,10 @@ def test_every_record_round_trips(rec: p.Record) -> None:
     data = rec.encode()
     type_, length = p.HEADER.unpack_from(data)
     assert type_ == rec.TYPE and length == len(data) - 3
-    decode = p.decode_client_message if rec.TYPE < 0x80 else p.decode_server_message
-    assert decode(data) == [rec]
+    if rec.TYPE < 0x80:
+        assert p.decode_client_message(data, version=rec.VERSION) == [rec]
+    else:
+        assert p.decode_server_message(data) == [rec]
 
 
 def test_every_type_is_covered_by_the_samples() -> None:
@@ -103,11 +111,60 @@ def test_several_records_in_one_message_keep_their_order() -> None:
         (p.HEADER.pack(0x01, 6) + struct.pack("<HHB", 1, 1, 1) + b"x", "0 or 16"),
         (p.HEADER.pack(0x30, 3) + struct.pack("<HB", 1, 2), "too short"),
         (b"\x02\x04\x00" + b"\x00" * (p.MAX_MESSAGE - 3 + 1), "over the"),
+        (p.HEADER.pack(0x13, 7) + struct.pack("<IHB", 1, 1, 3), "not a valid gamerole"),
+        (p.HEADER.pack(0x31, 7) + struct.pack("<HBBHB", 1, 3, 0, 0, 0), "transfer mode 3"),
+        (p.HEADER.pack(0x31, 7) + struct.pack("<HBBHB", 1, 0x10, 0, 0, 0), "flag bits"),
+        (p.HEADER.pack(0x31, 7) + struct.pack("<HBBHB", 1, 0, 0, 9, 0), "reliable packet has lane 0"),
+        (p.HEADER.pack(0x31, 7) + struct.pack("<HBBHB", 1, 1, 0, 9, 1), "too short"),
     ],
 )
 def test_malformed_client_input_raises_protocol_error(data: bytes, message: str) -> None:
     with pytest.raises(p.ProtocolError, match=message):
-        p.decode_client_message(data)
+        p.decode_client_message(data, version=2)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (p.HEADER.pack(0xB1, 8) + struct.pack("<HIBB", 1, 2, p.PACKET_EXCEPT, 0), "flag bits"),
+        (p.HEADER.pack(0xB1, 8) + struct.pack("<HIBB", 1, 2, 3, 0), "transfer mode 3"),
+        (p.HEADER.pack(0x95, 7) + struct.pack("<HIB", 1, 2, 3), "not a valid gamerole"),
+    ],
+)
+def test_malformed_relay_input_raises_protocol_error(data: bytes, message: str) -> None:
+    with pytest.raises(p.ProtocolError, match=message):
+        p.decode_server_message(data)
+
+
+def test_version_2_records_are_refused_on_a_version_1_session() -> None:
+    for rec, name in ((p.Packet(1, 0, 0, 0, (), b"x"), "PACKET"), (p.Game(1, 1, p.GameRole.PEER), "GAME")):
+        data = p.Ping(1).encode() + rec.encode()
+        with pytest.raises(p.ProtocolError, match=f"{name} needs protocol version 2"):
+            p.decode_client_message(data)
+        assert p.decode_client_message(data, version=2) == [p.Ping(1), rec]
+    assert p.SUPPORTED_VERSIONS == (1, 1)  # the relay does not speak version 2 yet
+
+
+def test_a_version_1_session_sending_a_packet_is_closed_with_4000() -> None:
+    sim = Sim()
+    c = sim.client()
+    room = c.join()
+    c.send(p.Packet(room, p.PACKET_RELIABLE, 0, 0, (), b"\x03hi"))
+    c.read()
+    goodbye = c.goodbye()
+    assert goodbye == p.Goodbye(p.Close.PROTOCOL_ERROR, "PACKET needs protocol version 2")
+    assert c.conn.close is not None and c.conn.close[0] == p.Close.PROTOCOL_ERROR
+
+
+def test_packet_flags_and_lanes_encode_as_documented() -> None:
+    rec = p.Packet(1, p.PACKET_UNRELIABLE | p.PACKET_EXCEPT, 2, 7, (3,), b"s")
+    assert rec.encode().hex() == "310c00" + "0100" + "05" + "02" + "0700" + "01" + "03000000" + "73"
+    with pytest.raises(p.ProtocolError):
+        p.Packet(1, p.PACKET_RELIABLE, 0, 1, (), b"").encode()
+    assert (
+        p.PacketFrom(1, 9, p.PACKET_MORE, 0, b"ab").encode().hex()
+        == "b10a00" + "0100" + "09000000" + "08" + "00" + "6162"
+    )
 
 
 def test_client_skips_server_record_types_it_does_not_know() -> None:

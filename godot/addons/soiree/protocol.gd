@@ -1,6 +1,8 @@
 class_name SoireeProtocol
 extends RefCounted
-## The relay's wire format, version 1 (relay/PROTOCOL.md): record types, layouts, a strict codec.
+## The relay's wire format, versions 1 and 2 (relay/PROTOCOL.md): record types, layouts, a strict
+## codec. Version 2 adds Godot's multiplayer: game roles (GAME, GAME_PEER) and packets (PACKET,
+## PACKET_FROM).
 ##
 ## A record is a Dictionary: {"type": <record type>, <field>: <value>, ...}. Field names are those
 ## of PROTOCOL.md §9 as the Python codec (relay/protocol.py) spells them. Values are int, String
@@ -32,18 +34,35 @@ enum Status {
 	ALREADY_JOINED,
 	NOT_PENDING,
 	CANCELLED,
+	HOST_TAKEN,
+	NOT_IN_GAME,
 }
 enum Rule { ASK, DENY, ALLOW }
 enum Lifetime { WITH_MASTER, PERSISTENT }
 enum LeaveReason { LEFT, DISCONNECTED, KICKED }
 enum DespawnReason { BY_MASTER, MASTER_LEFT, RESET }
+## A member's part in the room's Godot game: NONE (not in it), PEER, or HOST (Godot peer 1).
+enum GameRole { NONE, PEER, HOST }
 
 const VERSION := 1
+## The version that adds game roles and packets (SoireeMultiplayerPeer speaks it).
+const GAME_VERSION := 2
 const MAX_MESSAGE := 65535
 const HEADER_SIZE := 3
 const TOKEN_SIZE := 16
 const PERM_PLAY := 1
 const PERM_HOST := 2
+# PACKET / PACKET_FROM flags: bits 0-1 the transfer mode, then EXCEPT and MORE.
+const PACKET_RELIABLE := 0
+const PACKET_UNRELIABLE := 1
+const PACKET_UNRELIABLE_ORDERED := 2
+const PACKET_MODE_MASK := 0x03
+## The targets are left out of a room-wide send.
+const PACKET_EXCEPT := 0x04
+## A fragment: the sender's next packet continues it.
+const PACKET_MORE := 0x08
+## PACKET's fixed part: room u16, flags u8, channel u8, lane u16, target count u8.
+const PACKET_HEAD_SIZE := 7
 
 # Client -> relay
 const HELLO := 0x01
@@ -52,6 +71,7 @@ const PONG := 0x03
 const JOIN := 0x10
 const LEAVE := 0x11
 const FOCUS := 0x12
+const GAME := 0x13
 const SPAWN := 0x20
 const UPDATE := 0x21
 const DESPAWN := 0x22
@@ -62,6 +82,7 @@ const SET_MASTER := 0x26
 const SET_RULE := 0x27
 const ANSWER := 0x28
 const EVENT := 0x30
+const PACKET := 0x31
 # Relay -> client
 const WELCOME := 0x81
 const GOODBYE := 0x82
@@ -74,6 +95,7 @@ const SYNCED := 0x91
 const LEFT := 0x92
 const MEMBER_JOINED := 0x93
 const MEMBER_LEFT := 0x94
+const GAME_PEER := 0x95
 const OBJECT := 0xA0
 const STATE := 0xA1
 const DESPAWNED := 0xA2
@@ -84,6 +106,7 @@ const REFUSED := 0xA6
 const ASK := 0xA7
 const ASK_CANCELLED := 0xA8
 const EVENT_FROM := 0xB0
+const PACKET_FROM := 0xB1
 
 # Field kinds: how one field is laid out on the wire.
 const K_U8 := 0
@@ -103,6 +126,9 @@ const K_TOKEN16 := 13  # exactly 16 bytes
 const K_POS := 14  # flags u8 (bit 0: a position follows), then three f32 when set
 const K_MEMBERS8 := 15  # count u8, then count u32 member ids
 const K_REST := 16  # every byte up to the end of the body
+const K_ROLE := 17
+const K_PACKET_FLAGS := 18  # a transfer mode (0-2), EXCEPT, MORE
+const K_PACKET_FROM_FLAGS := 19  # a transfer mode (0-2), MORE
 
 # Integer kinds: [size in bytes, largest value] (u64: no upper bound a GDScript int can show).
 const INT_KINDS := {
@@ -113,10 +139,16 @@ const INT_KINDS := {
 	K_BOOL: [1, 1],
 	K_RULE: [1, 2],
 	K_LIFETIME: [1, 1],
-	K_STATUS: [1, 22],
+	K_STATUS: [1, 24],
 	K_LEAVE_REASON: [1, 2],
 	K_DESPAWN_REASON: [1, 2],
 	K_PERMS: [1, 3],
+	K_ROLE: [1, 2],
+}
+# Flag kinds: the flag bits allowed besides the transfer mode.
+const FLAG_KINDS := {
+	K_PACKET_FLAGS: PACKET_EXCEPT | PACKET_MORE,
+	K_PACKET_FROM_FLAGS: PACKET_MORE,
 }
 
 const LAYOUTS := {
@@ -126,6 +158,7 @@ const LAYOUTS := {
 	JOIN: [["req", K_U32], ["name", K_STR8]],
 	LEAVE: [["req", K_U32], ["room", K_U16]],
 	FOCUS: [["req", K_U32], ["room", K_U16], ["position", K_POS]],
+	GAME: [["req", K_U32], ["room", K_U16], ["role", K_ROLE]],
 	SPAWN:
 	[
 		["req", K_U32],
@@ -146,6 +179,15 @@ const LAYOUTS := {
 	ANSWER:
 	[["req", K_U32], ["room", K_U16], ["object", K_U32], ["ask", K_U32], ["grant", K_BOOL]],
 	EVENT: [["room", K_U16], ["targets", K_MEMBERS8], ["payload", K_REST]],
+	PACKET:
+	[
+		["room", K_U16],
+		["flags", K_PACKET_FLAGS],
+		["channel", K_U8],
+		["lane", K_U16],
+		["targets", K_MEMBERS8],
+		["payload", K_REST],
+	],
 	WELCOME:
 	[
 		["version", K_U16],
@@ -182,6 +224,7 @@ const LAYOUTS := {
 		["name", K_STR8],
 	],
 	MEMBER_LEFT: [["room", K_U16], ["member", K_U32], ["reason", K_LEAVE_REASON]],
+	GAME_PEER: [["room", K_U16], ["member", K_U32], ["role", K_ROLE]],
 	OBJECT:
 	[
 		["room", K_U16],
@@ -204,6 +247,14 @@ const LAYOUTS := {
 	ASK: [["room", K_U16], ["object", K_U32], ["ask", K_U32], ["requester", K_U32]],
 	ASK_CANCELLED: [["room", K_U16], ["object", K_U32], ["ask", K_U32], ["status", K_STATUS]],
 	EVENT_FROM: [["room", K_U16], ["sender", K_U32], ["payload", K_REST]],
+	PACKET_FROM:
+	[
+		["room", K_U16],
+		["sender", K_U32],
+		["flags", K_PACKET_FROM_FLAGS],
+		["channel", K_U8],
+		["payload", K_REST],
+	],
 }
 
 const NAMES := {
@@ -213,6 +264,7 @@ const NAMES := {
 	JOIN: "JOIN",
 	LEAVE: "LEAVE",
 	FOCUS: "FOCUS",
+	GAME: "GAME",
 	SPAWN: "SPAWN",
 	UPDATE: "UPDATE",
 	DESPAWN: "DESPAWN",
@@ -223,6 +275,7 @@ const NAMES := {
 	SET_RULE: "SET_RULE",
 	ANSWER: "ANSWER",
 	EVENT: "EVENT",
+	PACKET: "PACKET",
 	WELCOME: "WELCOME",
 	GOODBYE: "GOODBYE",
 	SERVER_PING: "PING",
@@ -234,6 +287,7 @@ const NAMES := {
 	LEFT: "LEFT",
 	MEMBER_JOINED: "MEMBER_JOINED",
 	MEMBER_LEFT: "MEMBER_LEFT",
+	GAME_PEER: "GAME_PEER",
 	OBJECT: "OBJECT",
 	STATE: "STATE",
 	DESPAWNED: "DESPAWNED",
@@ -244,6 +298,7 @@ const NAMES := {
 	ASK: "ASK",
 	ASK_CANCELLED: "ASK_CANCELLED",
 	EVENT_FROM: "EVENT",
+	PACKET_FROM: "PACKET",
 }
 
 
@@ -317,13 +372,30 @@ static func decode_record(type: int, body: PackedByteArray, from_relay := true) 
 	if off != body.size():
 		var message := "%s record has %d unexpected trailing bytes"
 		return {"type": type, "error": message % [name_of(type), body.size() - off]}
+	var problem := _check_record(record)
+	if not problem.is_empty():
+		return {"type": type, "error": problem}
 	return record
+
+
+# Rules between fields, on top of each field's own: "" or what is wrong.
+static func _check_record(record: Dictionary) -> String:
+	if record["type"] != PACKET:
+		return ""
+	if record["lane"] != 0 and record["flags"] & PACKET_MODE_MASK == PACKET_RELIABLE:
+		return "a reliable packet has lane 0"
+	return ""
 
 
 # [value, next offset] on success, [error message] on failure.
 static func _decode_field(kind: int, body: PackedByteArray, off: int) -> Array:
 	if INT_KINDS.has(kind):
 		return _decode_int(kind, body, off)
+	if FLAG_KINDS.has(kind):
+		if off + 1 > body.size():
+			return ["record body is too short"]
+		var problem := _flags_problem(kind, body[off])
+		return [body[off], off + 1] if problem.is_empty() else [problem]
 	var step: Array = ["unknown field kind %d" % kind]
 	match kind:
 		K_STR8:
@@ -337,6 +409,14 @@ static func _decode_field(kind: int, body: PackedByteArray, off: int) -> Array:
 		K_REST:
 			step = [body.slice(off), body.size()]
 	return step
+
+
+static func _flags_problem(kind: int, flags: int) -> String:
+	if flags & PACKET_MODE_MASK == PACKET_MODE_MASK:
+		return "transfer mode 3 is not valid"
+	if flags & ~(FLAG_KINDS[kind] | PACKET_MODE_MASK):
+		return "unknown flag bits 0x%02x" % flags
+	return ""
 
 
 static func _decode_int(kind: int, body: PackedByteArray, off: int) -> Array:
@@ -456,6 +536,11 @@ static func encode_record(record: Dictionary, problems: Array = []) -> PackedByt
 	if not LAYOUTS.has(type):
 		problems.append("unknown record type %s" % record.get("type"))
 		return PackedByteArray()
+	if type == PACKET and record.get("flags") is int and record.get("lane") is int:
+		var problem := _check_record(record)
+		if not problem.is_empty():
+			problems.append("PACKET: " + problem)
+			return PackedByteArray()
 	var out := PackedByteArray([type, 0, 0])
 	for field: Array in LAYOUTS[type]:
 		if not record.has(field[0]):
@@ -487,6 +572,9 @@ static func encode_message(records: Array, problems: Array = []) -> PackedByteAr
 static func _encode_field(kind: int, value: Variant, out: PackedByteArray) -> String:
 	if INT_KINDS.has(kind):
 		return _encode_int(kind, value, out)
+	if FLAG_KINDS.has(kind):
+		var problem := _encode_int(K_U8, value, out)
+		return problem if not problem.is_empty() else _flags_problem(kind, int(value))
 	var problem := ""
 	match kind:
 		K_STR8:
