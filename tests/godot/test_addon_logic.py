@@ -1,7 +1,8 @@
-"""The addon's I/O-free parts in the real engine: links, the session fed by hand, the sync node.
+"""The addon's I/O-free parts in the real engine: links, the session fed by hand, the sync node,
+SoireeMultiplayerPeer and SoireeAuthority under real SceneMultiplayers with a room double.
 
-One engine run holds the three scenarios (tests/godot/projects/addon/scenarios/); each test
-checks its own part of the output.
+One engine run holds the scenarios (tests/godot/projects/addon/scenarios/); each test checks its
+own part of the output.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from tests.godot.addon import run_scenario
 from tests.support.godot_engine import GodotResult
 
-SCENARIOS = ("links", "session", "sync")
+SCENARIOS = ("links", "session", "sync", "peer", "authority")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,20 @@ def test_session_driven_by_hand(logic_run: GodotResult) -> None:
 
 def test_sync_node(logic_run: GodotResult) -> None:
     check_scenario(logic_run, "sync", least_checks=30)
+
+
+def test_multiplayer_peer_driven_by_hand(logic_run: GodotResult) -> None:
+    """Ids, signals and their order, RPCs both ways, targets 0 and -id, dedupe, lanes, the sync
+    time, fragments, departures after their last packets, the host leaving, mesh mode, HOST_TAKEN,
+    a failed create, no host, a relay that speaks only version 1."""
+    check_scenario(logic_run, "peer", least_checks=110)
+
+
+def test_authority_follows_ownership(logic_run: GodotResult) -> None:
+    """Find or spawn (lowest id wins), the owner's authority everywhere, a grab's order against
+    the old owner's packets, a forged state ignored, give, release, an Ask, the Master leaving,
+    host mode."""
+    check_scenario(logic_run, "authority", least_checks=28)
 
 
 @pytest.mark.usefixtures("godot_engine")

@@ -49,6 +49,10 @@ const PROFILE_PATH := "/api/v1/profile"
 @export var max_attempts := 8
 ## Seconds a connection may take from opening to the relay's WELCOME.
 @export var connect_timeout := 15.0
+## Whether a connection that drops after the WELCOME is opened again to resume the session.
+## Off, such a drop ends the session (connection_failed, state CLOSED): SoireeMultiplayerPeer
+## turns it off, since Godot's packets lost with the connection could not be recovered.
+@export var reconnect_when_dropped := true
 
 ## Seconds to wait before each reconnection attempt (the last one repeats), randomised by up to
 ## a quarter so that a party's clients do not all come back at the same instant.
@@ -126,6 +130,13 @@ func is_connected_to_party() -> bool:
 
 
 func _process(_delta: float) -> void:
+	poll()
+
+
+## Polls the socket: reads what the relay sent, sends what is queued, keeps the connection
+## alive. Called every frame by _process; SoireeMultiplayerPeer also calls it from its own poll
+## so that a frame's packets leave (and arrive) without waiting for the next frame.
+func poll() -> void:
 	if _leaving != null:
 		_leaving.poll()
 		var closed := _leaving.get_ready_state() == WebSocketPeer.STATE_CLOSED
@@ -212,7 +223,9 @@ func _connect() -> void:
 	var error := _socket.connect_to_url(url)
 	if error != OK:
 		_socket = null
-		last_error = "Could not open a connection to %s (%s)." % [link.relay_url, error_string(error)]
+		last_error = (
+			"Could not open a connection to %s (%s)." % [link.relay_url, error_string(error)]
+		)
 		_attempt_failed()
 		return
 	_connect_deadline_ms = Time.get_ticks_msec() + int(connect_timeout * 1000)
@@ -242,7 +255,9 @@ func _on_socket_closed(code: int, reason: String) -> void:
 	if code in FINAL_CODES:
 		_fail(_final_message(code, reason))
 		return
-	if was_welcomed:
+	if was_welcomed and not reconnect_when_dropped:
+		_fail("The connection to the party dropped (%d: %s)." % [code, reason])
+	elif was_welcomed:
 		_schedule_retry(0)
 	else:
 		if code != CLOSE_DROP:  # a drop of ours has already said why
@@ -364,7 +379,9 @@ func _request(method: int, url: String, body: String, headers: Array) -> Diction
 	var error := http.request(url, PackedStringArray(headers), method, body)
 	var answer := {"code": 0, "data": null, "error": ""}
 	if error != OK:
-		answer["error"] = "Could not ask the party at %s (%s)." % [link.api_url, error_string(error)]
+		answer["error"] = (
+			"Could not ask the party at %s (%s)." % [link.api_url, error_string(error)]
+		)
 		http.queue_free()
 		return answer
 	var reply: Array = await http.request_completed

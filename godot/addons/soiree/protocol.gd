@@ -176,8 +176,7 @@ const LAYOUTS := {
 	GIVE: [["req", K_U32], ["room", K_U16], ["object", K_U32], ["member", K_U32]],
 	SET_MASTER: [["req", K_U32], ["room", K_U16], ["object", K_U32], ["member", K_U32]],
 	SET_RULE: [["req", K_U32], ["room", K_U16], ["object", K_U32], ["rule", K_RULE]],
-	ANSWER:
-	[["req", K_U32], ["room", K_U16], ["object", K_U32], ["ask", K_U32], ["grant", K_BOOL]],
+	ANSWER: [["req", K_U32], ["room", K_U16], ["object", K_U32], ["ask", K_U32], ["grant", K_BOOL]],
 	EVENT: [["room", K_U16], ["targets", K_MEMBERS8], ["payload", K_REST]],
 	PACKET:
 	[
@@ -317,6 +316,18 @@ static func status_name(status: int) -> String:
 
 static func is_from_relay(type: int) -> bool:
 	return type >= 0x80
+
+
+## PROTOCOL.md §4.1: 1-64 characters of a-z 0-9 . _ -, starting with a letter or a digit.
+static func valid_room_name(room_name: String) -> bool:
+	if room_name.is_empty() or room_name.length() > 64:
+		return false
+	for i in room_name.length():
+		var c := room_name.unicode_at(i)
+		var alnum := (c >= 0x61 and c <= 0x7A) or (c >= 0x30 and c <= 0x39)
+		if not alnum and (i == 0 or not c in [0x2E, 0x5F, 0x2D]):
+			return false
+	return true
 
 
 # --- decoding --------------------------------------------------------------------------------

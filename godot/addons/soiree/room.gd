@@ -18,6 +18,9 @@ var synced := false
 var members := {}
 ## object id -> SoireeObject
 var objects := {}
+## member id -> SoireeProtocol.GameRole (PEER or HOST) of the members in the room's Godot game
+## (protocol version 2); members not in the game are not listed.
+var game_roles := {}
 
 # The session is a Node, so this reference makes no reference cycle.
 var _session: Node
@@ -151,6 +154,40 @@ func send_event(payload: PackedByteArray, targets: Array = []) -> int:
 	if payload.size() > _session.limits.get("max_event", 16384) or targets.size() > 255:
 		return P.Status.TOO_LARGE
 	var record := {"type": P.EVENT, "room": handle, "targets": targets, "payload": payload}
+	return P.Status.OK if _session.send_record(record) else Request.NOT_SENT
+
+
+## Protocol version 2: takes part in the room's Godot game (SoireeProtocol.GameRole). HOST
+## makes this member Godot peer 1; the answer is HOST_TAKEN when another member hosts.
+## SoireeMultiplayerPeer does this for a game.
+func set_game_role(role: int) -> SoireeRequest:
+	return _session.send_request("game", {"type": P.GAME, "room": handle, "role": role}, self)
+
+
+## Protocol version 2: sends a packet to game peers (`targets`: member ids; none: every game
+## peer but this one; `flags`: a transfer mode, PACKET_EXCEPT, PACKET_MORE). Returns OK,
+## TOO_LARGE (over one message) or SoireeRequest.NOT_SENT. SoireeMultiplayerPeer sends
+## SceneMultiplayer's packets this way.
+func send_packet(
+	payload: PackedByteArray,
+	targets: Array = [],
+	flags := P.PACKET_RELIABLE,
+	channel := 0,
+	lane := 0
+) -> int:
+	var limit: int = _session.limits.get("max_message", P.MAX_MESSAGE)
+	var size := P.HEADER_SIZE + P.PACKET_HEAD_SIZE + 4 * targets.size() + payload.size()
+	if size > limit or targets.size() > 255:
+		return P.Status.TOO_LARGE
+	var record := {
+		"type": P.PACKET,
+		"room": handle,
+		"flags": flags,
+		"channel": channel,
+		"lane": lane,
+		"targets": targets,
+		"payload": payload,
+	}
 	return P.Status.OK if _session.send_record(record) else Request.NOT_SENT
 
 

@@ -36,6 +36,13 @@ signal event_received(room: SoireeRoom, sender: int, payload: PackedByteArray)
 signal notice_received(status: int, record_type: int, room: SoireeRoom)
 ## The relay is about to close the connection (PROTOCOL.md §11).
 signal goodbye_received(code: int, reason: String)
+## A member's game role changed (protocol version 2; SoireeProtocol.GameRole). A snapshot's roles
+## are reported at its end, like its members; a member leaving the room has role NONE first.
+signal game_role_changed(room: SoireeRoom, member: int, role: int)
+## A packet from a game peer (protocol version 2): `flags` carries the transfer mode and MORE.
+signal packet_received(
+	room: SoireeRoom, sender: int, flags: int, channel: int, payload: PackedByteArray
+)
 
 const P := preload("res://addons/soiree/protocol.gd")
 const Request := preload("res://addons/soiree/request.gd")
@@ -54,10 +61,15 @@ var limits := {}
 var rtt_ms := -1.0
 ## What the relay said last when it closed the connection: {"code", "reason"} or empty.
 var last_goodbye := {}
+## The protocol versions HELLO offers. SoireeMultiplayerPeer asks for GAME_VERSION only.
+var min_version := P.VERSION
+var max_version := P.VERSION
+## The version the relay chose (WELCOME), 0 until welcomed.
+var version := 0
 
 var _rooms := {}  # handle -> SoireeRoom, for the current connection
 var _by_name := {}  # name -> SoireeRoom: every room joined, kept across reconnections
-var _staging := {}  # handle -> {"members": {}, "objects": {}} between SNAPSHOT and SYNCED
+var _staging := {}  # handle -> {"members", "objects", "roles"} between SNAPSHOT and SYNCED
 var _pending := {}  # request id -> SoireeRequest
 var _joins := {}  # handle -> SoireeRequest: a join completes when its snapshot is complete
 var _outgoing: Array[PackedByteArray] = []
@@ -112,7 +124,10 @@ func send_ping() -> void:
 func start() -> void:
 	_started = true
 	var hello := {
-		"type": P.HELLO, "min_version": P.VERSION, "max_version": P.VERSION, "token": resume_token
+		"type": P.HELLO,
+		"min_version": min_version,
+		"max_version": max_version,
+		"token": resume_token
 	}
 	_outgoing.push_front(P.encode_record(hello))
 
@@ -150,6 +165,7 @@ func connection_lost() -> void:
 		return
 	_started = false
 	_welcomed = false
+	version = 0
 	_outgoing.clear()
 	_staging.clear()
 	_pings.clear()
@@ -228,7 +244,10 @@ func _apply(record: Dictionary) -> void:
 		_on_snapshot(record)
 	elif in_room == null:
 		return
-	elif type in [P.SYNCED, P.LEFT, P.MEMBER_JOINED, P.MEMBER_LEFT]:
+	elif type == P.PACKET_FROM:
+		var payload: PackedByteArray = record["payload"]
+		packet_received.emit(in_room, record["sender"], record["flags"], record["channel"], payload)
+	elif type in [P.SYNCED, P.LEFT, P.MEMBER_JOINED, P.MEMBER_LEFT, P.GAME_PEER]:
 		_apply_room_record(type, record, in_room)
 	elif type in [P.OBJECT, P.STATE, P.DESPAWNED, P.OWNER, P.MASTER, P.RULE]:
 		_apply_object_record(type, record, in_room)
@@ -260,6 +279,7 @@ func _apply_session_record(type: int, record: Dictionary) -> void:
 func _on_welcome(record: Dictionary) -> void:
 	var resumed: bool = record["resumed"] == 1
 	member_id = record["member"]
+	version = record["version"]
 	resume_token = record["token"]
 	limits = record
 	_welcomed = true
@@ -332,7 +352,7 @@ func _on_snapshot(record: Dictionary) -> void:
 	snap_room.synced = false
 	_rooms[handle] = snap_room
 	_by_name[snap_room.name] = snap_room
-	_staging[handle] = {"members": {}, "objects": {}}
+	_staging[handle] = {"members": {}, "objects": {}, "roles": {}}
 
 
 func _apply_room_record(type: int, record: Dictionary, in_room: SoireeRoom) -> void:
@@ -346,6 +366,7 @@ func _apply_room_record(type: int, record: Dictionary, in_room: SoireeRoom) -> v
 			_staging.erase(in_room.handle)
 			in_room.handle = 0
 			in_room.synced = false
+			in_room.game_roles.clear()
 			room_left.emit(in_room, record["reason"])
 		P.MEMBER_JOINED:
 			var member := {
@@ -361,8 +382,24 @@ func _apply_room_record(type: int, record: Dictionary, in_room: SoireeRoom) -> v
 			member_joined.emit(in_room, member)
 		P.MEMBER_LEFT:
 			var member: Dictionary = in_room.members.get(record["member"], {})
+			_set_role(in_room, record["member"], P.GameRole.NONE)
 			if in_room.members.erase(record["member"]):
 				member_left.emit(in_room, member, record["reason"])
+		P.GAME_PEER:
+			if not staged.is_empty():
+				staged["roles"][record["member"]] = record["role"]
+				return
+			_set_role(in_room, record["member"], record["role"])
+
+
+func _set_role(in_room: SoireeRoom, member: int, role: int) -> void:
+	if in_room.game_roles.get(member, P.GameRole.NONE) == role:
+		return
+	if role == P.GameRole.NONE:
+		in_room.game_roles.erase(member)
+	else:
+		in_room.game_roles[member] = role
+	game_role_changed.emit(in_room, member, role)
 
 
 func _apply_object_record(type: int, record: Dictionary, in_room: SoireeRoom) -> void:
@@ -426,9 +463,16 @@ func _apply_exchange_record(type: int, record: Dictionary, in_room: SoireeRoom) 
 # A snapshot replaces the room's view. The difference from what was known is reported as the
 # signals live records would have caused, so objects kept across a resume keep their identity.
 func _on_synced(in_room: SoireeRoom) -> void:
-	var staged: Dictionary = _staging.get(in_room.handle, {"members": {}, "objects": {}})
+	var staged: Dictionary = _staging.get(
+		in_room.handle, {"members": {}, "objects": {}, "roles": {}}
+	)
 	_staging.erase(in_room.handle)
+	for member: int in in_room.game_roles.keys():
+		if not staged["roles"].has(member):
+			_set_role(in_room, member, P.GameRole.NONE)
 	_sync_members(in_room, staged["members"])
+	for member: int in staged["roles"]:
+		_set_role(in_room, member, staged["roles"][member])
 	for object_id: int in in_room.objects.keys():
 		if not staged["objects"].has(object_id):
 			var gone: SoireeObject = in_room.objects[object_id]
