@@ -63,9 +63,10 @@ def test_sync_node(logic_run: GodotResult) -> None:
 
 def test_multiplayer_peer_driven_by_hand(logic_run: GodotResult) -> None:
     """Ids, signals and their order, RPCs both ways, targets 0 and -id, dedupe, lanes, the sync
-    time, fragments, departures after their last packets, the host leaving, mesh mode, HOST_TAKEN,
-    a failed create, no host, a relay that speaks only version 1."""
-    check_scenario(logic_run, "peer", least_checks=110)
+    time, fragments, departures after their last packets, the host leaving, mesh mode,
+    disconnect_peer, refuse_new_connections, HOST_TAKEN, a failed create, no host, a relay that
+    speaks only version 1, create_client for real against a party that is not there."""
+    check_scenario(logic_run, "peer", least_checks=120)
 
 
 def test_authority_follows_ownership(logic_run: GodotResult) -> None:

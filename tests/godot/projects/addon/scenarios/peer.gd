@@ -424,6 +424,7 @@ func _mesh_mode() -> void:
 	)
 	check_equal(a.take(), ["+5", "+9"], "no connected_to_server without a server")
 	check_equal(c.take(), ["+4", "+5"], "the last one sees both")
+	check_equal(b.take(), ["+4", "+9"], "and the middle one")
 	check(not a.api.is_server() and not b.api.is_server(), "nobody is the server")
 	check_equal(a.api.get_peers(), PackedInt32Array([5, 9]), "no peer 1")
 	a.peer.set_target_peer(1)
@@ -434,6 +435,33 @@ func _mesh_mode() -> void:
 	_pump()
 	check_equal(a.game.calls, [["hello", 5, "mesh"]], "mesh RPC")
 	check_equal(c.game.calls, [["hello", 5, "mesh"]], "...to everyone")
+	# disconnect_peer: this peer forgets that one (SceneMultiplayer says nothing, as for ENet).
+	room.take_packets()
+	a.api.disconnect_peer(9)
+	_pump()
+	check_equal(a.take(), [], "no signal for a peer the game disconnected itself")
+	check_equal(a.api.get_peers(), PackedInt32Array([5]), "peer 9 is gone here")
+	c.game.rpc("hello", "ignored?")
+	_pump()
+	check_equal(b.game.calls.back(), ["hello", 9, "ignored?"], "the others still hear it")
+	check_equal(a.game.calls.back(), ["hello", 5, "mesh"], "this one does not")
+	b.game.rpc("hello", "to the rest")
+	_pump()
+	var sent: Array = room.take_packets().filter(func(p: Array) -> bool: return p[0] == 4)
+	var rpc: Dictionary = sent.back()[1] if not sent.is_empty() else {}
+	check_equal(rpc.get("targets"), [3, 8], "b's RPC still goes to both: %s" % [sent])
+	# refuse_new_connections: game peers arriving from now on are ignored here.
+	a.peer.refuse_new_connections = true
+	var d := _world(11, MESH)
+	_pump()
+	check_equal(a.take(), [], "a newcomer refused")
+	check_equal(b.take(), ["+12"], "...by this peer only")
+	check_equal(d.take(), ["+4", "+5", "+9"], "the newcomer sees everyone")
+	room.leave(11)
+	_drop_world(d)
+	_pump()
+	b.take()
+	c.take()
 	# A dropped connection ends the game: the last packets first, then every peer leaves.
 	b.game.calls.clear()
 	b.take()
@@ -480,6 +508,19 @@ func _failures() -> void:
 	check_equal(lonely.take(), ["failed", "connection_failed"], "no host came")
 	check(lonely.peer.last_error.contains("Nobody hosts"), lonely.peer.last_error)
 	_forget_worlds()
+	# create_* for real: its own SoireeClient under the root, to a party that is not there.
+	var nowhere := SoireeMultiplayerPeer.new()
+	check_equal(nowhere.create_client("ws://127.0.0.1:9/relay", "arena"), OK, "create_client")
+	var lost := SceneMultiplayer.new()
+	lost.multiplayer_peer = nowhere
+	var outcome := []
+	lost.connection_failed.connect(func() -> void: outcome.append("connection_failed"))
+	var failed_yet := func() -> bool:
+		lost.poll()
+		return not outcome.is_empty()
+	await wait_until(failed_yet, 30, "connection_failed from a party that is not there")
+	check(nowhere.last_error.contains("Could not connect"), nowhere.last_error)
+	check(get_tree().root.has_node("SoireeMultiplayerPeer"), "the peer's client, under the root")
 	# A relay that speaks only version 1 refuses HELLO(2, 2) with GOODBYE 4001.
 	var party := SoireeClient.new()
 	party.set_process(false)
