@@ -656,6 +656,8 @@ func _on_role_answered(request: SoireeRequest, generation: int) -> void:
 		_fail("Could not take part in the game of the room %s: %s." % [room_name, _why(request)])
 	else:
 		_role_set = true
+		if mode == Mode.HOST:
+			_host_member = client.member_id  # before its GAME_PEER, which may come second
 		_check_ready()
 
 
