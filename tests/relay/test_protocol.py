@@ -153,7 +153,7 @@ def test_a_version_1_session_sending_a_packet_is_closed_with_4000() -> None:
     c.read()
     goodbye = c.goodbye()
     assert goodbye == p.Goodbye(p.Close.PROTOCOL_ERROR, "PACKET needs protocol version 2")
-    assert c.conn.close is not None and c.conn.close[0] == p.Close.PROTOCOL_ERROR
+    assert c.conn.closing is not None and c.conn.closing[0] == p.Close.PROTOCOL_ERROR
 
 
 def test_packet_flags_and_lanes_encode_as_documented() -> None:
