@@ -27,10 +27,8 @@ from pathlib import Path
 
 import psycopg
 
-from common.config import LOOPBACK, Config
+from common.config import DB_SUPERUSER, LOOPBACK, Config
 from common.db import MAINTENANCE_DB, ensure_database, with_database
-
-DB_SUPERUSER = "root"  # the same user name CockroachDB's insecure mode uses: one URL fits both
 
 # Small and safe inside a grain: /dev/shm is a 16 MiB tmpfs, memory is shared with the players.
 POSTGRES_SETTINGS: Mapping[str, str] = {

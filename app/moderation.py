@@ -12,11 +12,7 @@ from starlette.responses import JSONResponse, Response
 from app.body import json_object
 from app.errors import api_error, upstream_error
 from app.services import services
-from relay.admin_client import RelayUnavailable, valid_room_name
-
-# The admin endpoint's names for an object's rule (relay/ADMIN.md); checked here too, so that a
-# bad request gets its 400 even while the relay is down.
-RULES = ("ask", "deny", "allow")
+from relay.admin_client import RULE_NAMES, RelayUnavailable, valid_room_name
 
 
 def room_name(request: Request) -> str:
@@ -49,7 +45,8 @@ async def set_rule(request: Request) -> Response:
     name = room_name(request)
     object_id = request.path_params["object"]
     rule = (await json_object(request)).get("rule")
-    if rule not in RULES:
+    # checked here too, so that a bad request gets its 400 even while the relay is down
+    if rule not in RULE_NAMES:
         return api_error(400, 'send {"rule": "ask" | "deny" | "allow"}')
     return await relay_action(request, f"/rooms/{name}/objects/{object_id}/rule", {"rule": rule})
 

@@ -25,6 +25,8 @@ APP_OFFSET = 4  # dashboard and player pages
 DB_OFFSET = 5  # CockroachDB or PostgreSQL SQL port
 DB_HTTP_OFFSET = 6  # CockroachDB console (loopback only)
 
+# The user CockroachDB's insecure mode uses; PostgreSQL gets the same, so one URL fits both.
+DB_SUPERUSER = "root"
 LOOPBACK = "127.0.0.1"  # /etc/hosts is hidden in a grain: never rely on "localhost"
 # The relay's WebSocket path, the same behind the front door (app/Caddyfile) and on the relay's port.
 RELAY_PATH = "/relay"
@@ -71,7 +73,7 @@ class Config:
         port = _port(env, "SOIREE_PORT", 8000)
         db_port = _port(env, "SOIREE_DB_PORT", port + DB_OFFSET)
         database_url = env.get("SOIREE_DATABASE_URL") or (
-            f"postgresql://root@{LOOPBACK}:{db_port}/soiree?sslmode=disable"
+            f"postgresql://{DB_SUPERUSER}@{LOOPBACK}:{db_port}/soiree?sslmode=disable"
         )
         return cls(
             var=var,

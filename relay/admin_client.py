@@ -12,9 +12,12 @@ from typing import Any
 import httpx
 
 from common.config import LOOPBACK
-from relay.protocol import valid_room_name
+from relay.protocol import Rule, valid_room_name
 
-__all__ = ["RelayAdmin", "RelayUnavailable", "valid_room_name"]
+__all__ = ["RULE_NAMES", "RelayAdmin", "RelayUnavailable", "valid_room_name"]
+
+# How the admin endpoint spells an object's rule (relay/ADMIN.md): the protocol's names, lower case.
+RULE_NAMES = tuple(rule.name.lower() for rule in Rule)
 
 TIMEOUT = 2.0
 
