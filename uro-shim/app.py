@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uro_shim import content, invites, schema, sessions, shards, uploads, users
 from uro_shim.errors import ApiError, error_body, error_response
 from uro_shim.pool import Database
@@ -87,9 +88,45 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(exc.status_code, message))
 
 
+def _server_error() -> JSONResponse:
+    return JSONResponse(error_body(500, "Something went wrong on the server."), status_code=500)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body(500, "Something went wrong on the server."), status_code=500)
+    return _server_error()
+
+
+class LastResort:
+    """An exception no handler expected becomes a logged JSON 500, and the connection lives on.
+
+    Starlette's outermost handler re-raises after answering, and uvicorn then closes the
+    connection; the front door may already have picked that pooled connection for someone
+    else's request, which then failed. Answering here and returning keeps one request's
+    failure its own. A response already under way cannot be finished: that one still closes.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await _server_error()(scope, receive, send)
 
 
 def _clear_stale_uploads(settings: Settings) -> None:
@@ -102,15 +139,13 @@ def _clear_stale_uploads(settings: Settings) -> None:
 # Godot web exports run on another origin and call the API with fetch(). Credentials travel in
 # the Authorization header, never in cookies, so any origin may call. Inside a grain the bridge
 # answers preflights and adds these headers itself (docs/sandstorm.md §Request headers).
-CORS = [
-    Middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type"],
-        max_age=600,
-    )
-]
+CORS = Middleware(
+    CORSMiddleware,
+    allow_origins=["*"],
+    allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    allow_headers=["Authorization", "Content-Type"],
+    max_age=600,
+)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -143,7 +178,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     application = Starlette(
         routes=ROUTES,
-        middleware=CORS,
+        middleware=[CORS, Middleware(LastResort)],  # LastResort inside: its 500s carry CORS headers
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )

@@ -8,7 +8,6 @@ keeps into place (``uploads.place``, which marks them committed) and ``Body.disc
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import IO, Any
 
 from starlette.requests import ClientDisconnect, Request
 from uro_shim.errors import ApiError, bad_request
-from uro_shim.forms import nest, parse_urlencoded
+from uro_shim.forms import FormError, nest, parse_urlencoded
 from uro_shim.multipart import FieldPart, FileData, FileEnd, FileStart, MultipartReader, boundary_of
+
+from common.bodies import InputError, parse_json
 
 MAX_SMALL_BODY = 1024 * 1024  # form and JSON bodies
 HEAD_BYTES = 16  # kept for magic-byte checks
@@ -75,7 +76,7 @@ async def _read_small(request: Request) -> bytes:
 
 async def read_body(request: Request, *, max_upload: int, tmp_dir: Path) -> Body:
     """All fields of the request, query string first, body fields overriding."""
-    pairs: list[tuple[str, Any]] = parse_urlencoded(request.scope.get("query_string", b""))
+    pairs: list[tuple[str, Any]] = parse_urlencoded(request.scope.get("query_string", b""), "query string")
     content_type = request.headers.get("content-type", "")
     main_type = content_type.split(";")[0].strip().lower()
     body = Body(fields={})
@@ -88,9 +89,9 @@ async def read_body(request: Request, *, max_upload: int, tmp_dir: Path) -> Body
             raw = await _read_small(request)
             if raw.strip():
                 try:
-                    parsed = json.loads(raw)
-                except (ValueError, RecursionError):
-                    raise bad_request("The JSON body is malformed.") from None
+                    parsed = parse_json(raw)
+                except InputError as error:
+                    raise FormError.of(error) from None
                 if not isinstance(parsed, dict):
                     raise bad_request("The JSON body must be an object.")
                 body.fields = {k: v for k, v in nest(pairs).items() if k not in parsed}

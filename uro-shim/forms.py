@@ -15,6 +15,8 @@ from urllib.parse import unquote_to_bytes
 
 from uro_shim.errors import ApiError
 
+from common.bodies import InputError, decode_text, field_label
+
 MAX_FIELDS = 256
 MAX_DEPTH = 6
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -25,27 +27,33 @@ class FormError(ApiError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(400, message, errors={field: [message]} if field else None)
 
+    @classmethod
+    def of(cls, error: InputError) -> FormError:
+        return cls(error.message, error.field)
 
-def _decode(raw: bytes, what: str) -> str:
+
+def text_field(raw: bytes, what: str, field: str | None = None) -> str:
+    """Bytes a client sent as text (``common.bodies.decode_text``), or a ``FormError``."""
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise FormError(f"The request's {what} is not valid UTF-8.") from None
+        return decode_text(raw, what, field)
+    except InputError as error:
+        raise FormError.of(error) from None
 
 
-def parse_urlencoded(body: bytes | str) -> list[tuple[str, str]]:
-    """``a=1&b=%20x`` into pairs, strictly UTF-8. A key without ``=`` has the value ``""``."""
+def parse_urlencoded(body: bytes | str, source: str = "form") -> list[tuple[str, str]]:
+    """``a=1&b=%20x`` into pairs of checked text. A key without ``=`` has the value ``""``."""
     raw = body.encode("latin-1") if isinstance(body, str) else body
     pairs: list[tuple[str, str]] = []
     for chunk in raw.split(b"&"):
         if not chunk:
             continue
-        key, _, value = chunk.partition(b"=")
-        k = _decode(unquote_to_bytes(key.replace(b"+", b" ")), "form body")
-        v = _decode(unquote_to_bytes(value.replace(b"+", b" ")), "form body")
-        pairs.append((k, v))
-        if len(pairs) > MAX_FIELDS:
+        if len(pairs) >= MAX_FIELDS:
             raise FormError(f"Too many fields (at most {MAX_FIELDS}).")
+        key, _, value = chunk.partition(b"=")
+        k = text_field(unquote_to_bytes(key.replace(b"+", b" ")), f"A field name in the {source}")
+        label = field_label((k,))
+        v = text_field(unquote_to_bytes(value.replace(b"+", b" ")), label, label)
+        pairs.append((k, v))
     return pairs
 
 
@@ -125,9 +133,7 @@ class Fields:
             return default
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise FormError(f"{self.label(name)} must be text.", self.label(name))
-        text = str(value)
-        if "\x00" in text:
-            raise FormError(f"{self.label(name)} must not contain NUL characters.", self.label(name))
+        text = str(value)  # checked as text where the body was parsed (common.bodies)
         if len(text) > max_len:
             raise FormError(
                 f"{self.label(name)} is too long (at most {max_len} characters).", self.label(name)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from uro_shim.errors import ApiError, bad_request
+from uro_shim.forms import text_field
+
+from common.bodies import field_label
 
 MAX_PARTS = 64
 MAX_HEADER_BYTES = 8 * 1024
@@ -52,13 +55,6 @@ def boundary_of(content_type: str) -> bytes:
     if not boundary or len(boundary) > 200:
         raise bad_request("The multipart body names no usable boundary.")
     return boundary
-
-
-def _text(raw: bytes, what: str) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise bad_request(f"The multipart {what} is not valid UTF-8.") from None
 
 
 class MultipartReader:
@@ -126,9 +122,8 @@ class MultipartReader:
         self._grow_header(self._header_value, data, start, end)
 
     def _on_header_end(self) -> None:
-        self._headers[_text(bytes(self._header_field), "header").strip().lower()] = bytes(
-            self._header_value
-        ).strip()
+        name = text_field(bytes(self._header_field), "A multipart header name").strip().lower()
+        self._headers[name] = bytes(self._header_value).strip()
         self._header_field.clear()
         self._header_value.clear()
 
@@ -136,11 +131,14 @@ class MultipartReader:
         disposition, options = parse_options_header(self._headers.get("content-disposition", b""))
         if disposition != b"form-data" or b"name" not in options:
             raise bad_request("A multipart part has no form-data name.")
-        name = _text(options[b"name"], "field name")
+        name = text_field(options[b"name"], "A multipart field name")
+        label = field_label((name,))
         if b"filename" in options:
-            content_type = _text(self._headers.get("content-type", b"application/octet-stream"), "header")
+            raw_type = self._headers.get("content-type", b"application/octet-stream")
+            content_type = text_field(raw_type, f"The content type of {label}", label)
+            filename = text_field(options[b"filename"], f"The file name of {label}", label)
             self._in_file = True
-            self._events.append(FileStart(name, _text(options[b"filename"], "file name"), content_type))
+            self._events.append(FileStart(name, filename, content_type))
         else:
             self._field = bytearray()
             self._field_name = name
@@ -158,7 +156,8 @@ class MultipartReader:
             self._events.append(FileEnd())
             self._in_file = False
         elif self._field is not None:
-            self._events.append(FieldPart(self._field_name, _text(bytes(self._field), "field")))
+            label = field_label((self._field_name,))
+            self._events.append(FieldPart(self._field_name, text_field(bytes(self._field), label, label)))
             self._field = None
 
     def _on_end(self) -> None:

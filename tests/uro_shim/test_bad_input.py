@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -18,6 +19,29 @@ BOUNDARY = "UroFileUploadBADBADBADBADBADBADBADBADBADBADBA"
 MP = f"multipart/form-data; boundary={BOUNDARY}"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+
+TEXT_FIELDS = {
+    "apiKey": None,
+    "key": None,
+    "host_key": None,
+    "code": None,
+    "display_name": None,
+    "label": None,
+    "user": ["username_or_email", "username", "email", "password", "password_confirmation", "display_name"],
+    "invite": ["label", "code", "display_name"],
+    "shard": ["address", "map", "name", "port"],
+    "avatar": ["name", "description", "is_public"],
+    "map": ["name", "description"],
+    "prop": ["name", "description"],
+    "user_privilege_ruleset": ["is_admin", "can_upload_avatars"],
+}
+
+
+def everywhere(text: str) -> dict:
+    """``text`` in every text field any route reads (a valid password length, so it is read)."""
+    value = text + "-" * 8
+    return {k: value if names is None else {n: value for n in names} for k, names in TEXT_FIELDS.items()}
+
 
 BODIES: list[tuple[str, str | None, bytes]] = [
     ("form: bad percent escapes", FORM, b"%ZZ&&==&%"),
@@ -62,6 +86,14 @@ BODIES: list[tuple[str, str | None, bytes]] = [
     ("json: deep nesting", JSON, b"[" * 100_000 + b"]" * 100_000),
     ("json: invalid UTF-8", JSON, b'{"user": {"display_name": "\xff\xfe"}}'),
     ("json: NaN and huge", JSON, b'{"shard": {"port": NaN, "max_users": 1e999, "map": "m", "name": "n"}}'),
+    ("json: lone surrogates in every text field", JSON, json.dumps(everywhere("x\ud800")).encode()),
+    ("json: escaped NUL in every text field", JSON, json.dumps(everywhere("x\x00y")).encode()),
+    ("json: surrogate keys", JSON, b'{"\\ud800": "x", "user": {"\\udfff": "y", "password": "p"}}'),
+    (
+        "form: CESU-8 surrogates",
+        FORM,
+        b"user[username_or_email]=%ED%A0%80&user[password]=%ED%B0%80xxxxxxxx&key=%ED%A0%80&code=%ED%A0%80",
+    ),
     ("multipart: no boundary", "multipart/form-data", b"--x\r\n\r\n"),
     ("multipart: garbage", MP, b"this is not multipart at all"),
     (
