@@ -10,6 +10,7 @@ supervisord, Caddy and the Python programs agree on ports and paths.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -74,10 +75,26 @@ def prepare(cfg: Config) -> None:
     host_key(cfg)
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d+)?) *([kmgt]?)(i?)b?", re.IGNORECASE)
+
+
+def size_in_bytes(text: str) -> int:
+    """``200MB``, ``64KiB``, ``1.5GB`` or ``1048576`` (the sizes Caddy's ``max_size`` reads) in bytes."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise PrepareError(f"{text!r} is not a size (write it like 200MB, 64KiB or 1048576)")
+    number, prefix, binary = match.groups()
+    power = "kmgt".index(prefix.lower()) + 1 if prefix else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
 def front_door_upload_limit(env: Mapping[str, str]) -> str:
-    """Caddy's request-body cap for the API: the API's own limit plus a margin."""
+    """Caddy's request-body cap for the API in bytes: the API's own limit plus a margin.
+
+    A number of bytes, because the front door also compares it with a request's Content-Length.
+    """
     if env.get("SOIREE_MAX_UPLOAD"):
-        return env["SOIREE_MAX_UPLOAD"]
+        return str(size_in_bytes(env["SOIREE_MAX_UPLOAD"]))
     try:
         api_limit = int(float(env.get("SOIREE_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES))
     except ValueError:
@@ -113,10 +130,11 @@ def main() -> int:
     try:
         cfg = Config.from_env()
         prepare(cfg)
+        environment = program_environment(cfg, os.environ)
     except (ConfigError, PrepareError, OSError) as e:
         print(f"launcher: {e}", file=sys.stderr)
         return 1
-    for key, value in program_environment(cfg, os.environ).items():
+    for key, value in environment.items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
 

@@ -11,6 +11,10 @@ from uro_shim.settings import Settings
 
 from common.config import LOOPBACK, ConfigError
 
+# Seconds an idle connection is kept open. The front door closes its idle connections sooner
+# (app/Caddyfile, keepalive), so it never writes a request into one this server is closing.
+KEEP_ALIVE = 5
+
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -28,7 +32,7 @@ def main() -> int:
             access_log=False,
             server_header=False,
             proxy_headers=False,  # forwarded.py reads the front door's headers itself
-            timeout_keep_alive=5,
+            timeout_keep_alive=KEEP_ALIVE,
             log_level="info",
         )
     )

@@ -15,13 +15,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uro_shim import content, invites, schema, sessions, shards, uploads, users
 from uro_shim.errors import ApiError, error_body, error_response
 from uro_shim.pool import Database
 from uro_shim.services import Services, services
 from uro_shim.settings import Settings
 
+from common.lastresort import LastResort
 from common.secretfiles import host_key, ticket_key
 
 log = logging.getLogger("uro_shim")
@@ -88,45 +88,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(exc.status_code, message))
 
 
-def _server_error() -> JSONResponse:
-    return JSONResponse(error_body(500, "Something went wrong on the server."), status_code=500)
+SERVER_ERROR = "Something went wrong on the server."
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _server_error()
-
-
-class LastResort:
-    """An exception no handler expected becomes a logged JSON 500, and the connection lives on.
-
-    Starlette's outermost handler re-raises after answering, and uvicorn then closes the
-    connection; the front door may already have picked that pooled connection for someone
-    else's request, which then failed. Answering here and returning keeps one request's
-    failure its own. A response already under way cannot be finished: that one still closes.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched)
-        except Exception:
-            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
-            if started:
-                raise
-            await _server_error()(scope, receive, send)
+    return JSONResponse(error_body(500, SERVER_ERROR), status_code=500)
 
 
 def _clear_stale_uploads(settings: Settings) -> None:
@@ -178,7 +145,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     application = Starlette(
         routes=ROUTES,
-        middleware=[CORS, Middleware(LastResort)],  # LastResort inside: its 500s carry CORS headers
+        # LastResort inside CORS, so its 500s carry the CORS headers; _unexpected is for the rest.
+        middleware=[CORS, Middleware(LastResort, body=error_body(500, SERVER_ERROR), log=log)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )

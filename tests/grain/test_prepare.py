@@ -97,5 +97,29 @@ def test_a_bad_environment_stops_the_launcher_with_a_message(var_dir: Path) -> N
 def test_the_front_door_lets_the_api_refuse_large_uploads_first() -> None:
     assert front_door_upload_limit({}) == str(200_000_000 + 1024 * 1024)
     assert front_door_upload_limit({"SOIREE_MAX_UPLOAD_BYTES": "5000000"}) == str(5_000_000 + 1024 * 1024)
-    assert front_door_upload_limit({"SOIREE_MAX_UPLOAD": "64KB"}) == "64KB"
     assert front_door_upload_limit({"SOIREE_MAX_UPLOAD_BYTES": "lots"}) == str(200_000_000 + 1024 * 1024)
+
+
+def test_the_front_door_cap_is_resolved_to_bytes() -> None:
+    """Caddy compares it with Content-Length, so whatever the host writes becomes a byte count."""
+    for written, size in [
+        ("64KB", 64_000),
+        ("64KiB", 65_536),
+        ("200MB", 200_000_000),
+        ("1.5 GB", 1_500_000_000),
+        ("1048576", 1_048_576),
+        ("2mib", 2 * 1024 * 1024),
+        ("10B", 10),
+    ]:
+        assert front_door_upload_limit({"SOIREE_MAX_UPLOAD": written}) == str(size), written
+    for bad in ["lots", "-5MB", "5 XB", "1e9", "5MBB"]:
+        with pytest.raises(PrepareError, match="not a size"):
+            front_door_upload_limit({"SOIREE_MAX_UPLOAD": bad})
+
+
+def test_a_bad_upload_cap_stops_the_launcher_with_a_message(var_dir: Path) -> None:
+    env = stack_env(var_dir, 9400, SOIREE_MAX_UPLOAD="plenty")
+    out = subprocess.run(
+        [sys.executable, "-m", "app.prepare"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 1 and "plenty" in out.stderr and out.stdout == ""
