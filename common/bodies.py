@@ -57,7 +57,7 @@ def decode_text(raw: bytes, what: str, field: str | None = None) -> str:
 def field_label(path: tuple[str, ...]) -> str:
     """``("user", "email")`` → ``user[email]``, the bracket-key name clients use for the field."""
     head, *rest = path
-    label = head + "".join(f"[{part}]" for part in rest)
+    label = (head or "[]") + "".join(f"[{part}]" for part in rest)  # "" is an item of a list
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
