@@ -3,7 +3,7 @@
     pip install atheris            # once; a wheel from PyPI, needed by this campaign only
     ./soiree bench fuzz_bodies [--runs 1000000] [--max-len 4096]
 
-Runs ``tests/uro_shim/bodies_harness.exercise`` under atheris (libFuzzer driving Python,
+Runs ``exercise`` of tests/uro_shim/bodies_harness.py under atheris (libFuzzer driving Python,
 guided by the coverage of the instrumented parsers: ``common.bodies``, ``uro_shim.forms``,
 ``uro_shim.multipart`` and python-multipart's parser). libFuzzer starts from a seed corpus of
 bodies the Godot client sends, with a dictionary of the tokens these formats are made of, and
@@ -97,6 +97,13 @@ def seeds() -> list[bytes]:
     ]
     for parser in ("json", "tight json"):
         found += [bytes([PARSERS.index(parser)]) + json.dumps(n).encode() for n in nested]
+    # Inputs at the limits that short inputs can reach, so that mutations cross them.
+    found += [
+        bytes([PARSERS.index("tight json")]) + b'{"a": [[{"b": "c"}]]}',
+        bytes([PARSERS.index("tight json")]) + json.dumps({"user": list(range(36))}).encode(),
+        bytes([PARSERS.index("form")]) + b"a[b][c][d][e][f]=1&a[b][c][d][e][g]=2&x[]=1&x[]=2",
+        bytes([PARSERS.index("form")]) + b"&".join(b"f%d=" % i for i in range(256)),
+    ]
     upload = {
         "avatar[name]": "Zoë",
         "avatar[is_public]": True,
@@ -160,7 +167,8 @@ def executable_lines(path: Path, parts: tuple[str, ...] | None) -> set[int]:
         # Functions only: the module's and classes' own lines ran at import, before any input.
         is_function = bool(code.co_flags & inspect.CO_OPTIMIZED)
         if is_function and (parts is None or code.co_qualname.startswith(parts)):
-            lines.update(line for _, _, line in code.co_lines() if line is not None)
+            # Not the first line (the def, or its decorator): no line event is traced for it.
+            lines.update(line for _, _, line in code.co_lines() if line not in (None, code.co_firstlineno))
         stack.extend(c for c in code.co_consts if hasattr(c, "co_lines"))
     return lines
 

@@ -1,5 +1,9 @@
 """Reading a request's fields: query string, form, JSON or multipart, into one nested dict.
 
+Every text in them is checked here, once (``common.bodies``: UTF-8, no lone surrogates, no NUL,
+bounded), so handlers only ever see text they can compare, hash and store; whatever cannot be
+read is an ``ApiError`` (a JSON 4xx) before any handler runs.
+
 Multipart uploads stream to temp files in the var directory, so no upload is ever held in
 memory, and the size limit is enforced while the bytes arrive. The caller moves the files it
 keeps into place (``uploads.place``, which marks them committed) and ``Body.discard`` deletes the rest.
