@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from app import templates
 
 API_PREFIX = "/app/api"
+SERVER_ERROR = "something went wrong on the server"
 
 
 def api_error(status: int, message: str) -> JSONResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,10 +22,13 @@ from starlette.staticfiles import StaticFiles
 
 from app import downloads, invites, moderation, pages, status
 from app.access import for_host, for_host_action, for_players, page_for_players
-from app.errors import API_PREFIX, http_error
+from app.errors import API_PREFIX, SERVER_ERROR, http_error
 from app.headers import SECURITY_HEADERS, SecurityHeaders
 from app.services import Services
 from common.config import Config
+from common.lastresort import LastResort
+
+log = logging.getLogger("app")
 
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_PATH = "/static"
@@ -69,7 +73,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 def build_app(cfg: Config) -> Starlette:
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(SecurityHeaders, headers=SECURITY_HEADERS[cfg.mode], static_path=STATIC_PATH)],
+        middleware=[
+            Middleware(SecurityHeaders, headers=SECURITY_HEADERS[cfg.mode], static_path=STATIC_PATH),
+            # innermost: an unexpected exception is this request's JSON 500, never the next one's
+            Middleware(LastResort, body={"status": "error", "error": SERVER_ERROR}, log=log),
+        ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

@@ -128,6 +128,11 @@ async def test_bad_input_gets_a_json_4xx(standalone: Config) -> None:
             ("POST", "/app/api/rooms/Not A Room/reset", b""),
             ("POST", "/app/api/rooms/lobby/objects/x/rule", b'{"rule": "ask"}'),
             ("POST", "/app/api/invites", b'{"label": 7}'),
+            ("POST", "/app/api/invites", b'{"label": "\\ud800"}'),  # a lone surrogate
+            ("POST", "/app/api/invites", b'{"label": "a\\u0000b"}'),
+            ("POST", "/app/api/rooms/lobby/kick", b"[" * 50_000),  # nested too deep
+            ("POST", "/app/api/rooms/lobby/kick", b'{"member": NaN}'),
+            ("POST", "/app/api/rooms/lobby/kick", b'{"member": 1, "x": "\xff"}'),  # not UTF-8
             ("POST", "/app/api/invites", b'{"label": "' + b"x" * 41 + b'"}'),
             ("DELETE", "/app/api/invites/not-an-id", b""),
             ("GET", "/app/api/live?since=yesterday", b""),
