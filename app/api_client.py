@@ -68,9 +68,11 @@ class ApiClient:
 def error_message(body: Any) -> str:
     """The player-facing message of a Uro error body."""
     if isinstance(body, dict):
-        if isinstance(body.get("message"), str):
-            return body["message"]
+        message = body.get("message")
+        if isinstance(message, str):
+            return message
         error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
+        message = error.get("message") if isinstance(error, dict) else None
+        if isinstance(message, str):
+            return message
     return "the API refused the request"

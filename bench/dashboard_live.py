@@ -35,7 +35,7 @@ import trio
 
 from app import links
 from app.access import HOST_COOKIE
-from common.config import Config
+from common.config import RELAY_PATH, Config
 from common.identity import Identity, sign_ticket
 from common.secretfiles import ticket_key
 from relay.client import open_relay
@@ -120,6 +120,10 @@ def summary(values: list[float]) -> str:
     return f"p50 {statistics.median(ordered):.1f}, p99 {p99:.1f}, max {ordered[-1]:.1f}"
 
 
+def wait_healthy(url: str) -> None:
+    wait_until(lambda: http_status(url) == 200, 60, url)
+
+
 async def main(args: argparse.Namespace) -> None:
     var = Path(tempfile.mkdtemp(prefix="soiree-bench-"))
     base = free_port_block(STACK_PORTS)
@@ -130,7 +134,7 @@ async def main(args: argparse.Namespace) -> None:
     try:
         for port in (cfg.relay_port, cfg.app_port):
             health = f"http://127.0.0.1:{port}/healthz"
-            await trio.to_thread.run_sync(lambda h=health: wait_until(lambda: http_status(h) == 200, 60, h))
+            await trio.to_thread.run_sync(wait_healthy, health)
         key = ticket_key(cfg)
         stop = trio.Event()
         results: dict[str, Any] = {}
@@ -144,7 +148,7 @@ async def main(args: argparse.Namespace) -> None:
             ) as dashboard,
             trio.open_nursery() as nursery,
         ):
-            url = f"ws://127.0.0.1:{cfg.relay_port}/relay"
+            url = f"ws://127.0.0.1:{cfg.relay_port}{RELAY_PATH}"
             for n in range(args.players):
                 nursery.start_soon(bot, url, key, n, args.objects, args.rate, stop)
             await trio.sleep(3)  # everyone joined and moving
@@ -175,11 +179,11 @@ async def main(args: argparse.Namespace) -> None:
             " | refreshes/s | response KB |"
         )
         print("|---|---:|---:|---|---|---:|---:|")
-        for phase, (ticks, (relay_cpu, app_cpu), latencies, sizes) in results.items():
+        for name, (ticks, (relay_cpu, app_cpu), latencies, sizes) in results.items():
             rate = f"{len(latencies) / args.seconds:.1f}" if latencies else "–"
             size = f"{statistics.mean(sizes) / 1024:.1f}" if sizes else "–"
             print(
-                f"| {phase} | {relay_cpu:.0f} | {app_cpu:.0f} | {summary(ticks)} | {summary(latencies)}"
+                f"| {name} | {relay_cpu:.0f} | {app_cpu:.0f} | {summary(ticks)} | {summary(latencies)}"
                 f" | {rate} | {size} |"
             )
     finally:

@@ -83,7 +83,7 @@ def seeds() -> list[bytes]:
     from tests.uro_shim.bodies_harness import BOUNDARY, PARSERS
     from tests.uro_shim.godot import compose_multipart_body, query_string_from_dict
 
-    forms = [
+    forms: list[dict[str, Any]] = [
         {"user[username_or_email]": "zoë@example.org", "user[password]": "p&ss=w rd+"},
         {"shard[port]": 7777, "shard[map]": "uro://dddf8154", "shard[name]": "Party", "shard[max_users]": 32},
         {"apiKey": "k", "user[username]": "zoe", "user[email]": "z@e.org", "user[password]": "x" * 9},
@@ -122,9 +122,10 @@ def seeds() -> list[bytes]:
 def worker(args: argparse.Namespace) -> None:
     """The fuzzing process: atheris takes over and exits when the runs are done."""
     import atheris
+    from atheris.import_hook import instrument_imports  # the typing stubs do not re-export it
 
     logging.disable(logging.CRITICAL)  # python-multipart logs a warning for every broken body
-    with atheris.instrument_imports(include=["common.bodies", "uro_shim", "python_multipart"]):
+    with instrument_imports(include=["common.bodies", "uro_shim", "python_multipart"]):
         from tests.uro_shim import bodies_harness
 
     tally: dict[str, int] = {}
@@ -183,7 +184,8 @@ def replay_coverage() -> dict[str, Any]:
     from tests.uro_shim.bodies_harness import exercise
 
     files = {
-        Path(m.__file__).resolve(): m.__name__ for m in (bodies, forms, multipart, python_multipart.multipart)
+        Path(inspect.getfile(m)).resolve(): m.__name__
+        for m in (bodies, forms, multipart, python_multipart.multipart)
     }
     hit: dict[Path, set[int]] = {path: set() for path in files}
 

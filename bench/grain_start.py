@@ -24,17 +24,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.database import build_template
+from common.config import RELAY_OFFSET
 from tests.support.grain import Grain
 from tests.support.waiting import wait_until
 
 
 def parts_ready(grain: Grain) -> Callable[[], bool]:
-    checks = [lambda: grain.status("/healthz") == 200]
+    checks: list[Callable[[], bool]] = [lambda: grain.status("/healthz") == 200]
     if importlib.util.find_spec("uro_shim.__main__"):
         checks.append(lambda: grain.status("/api/v1/health") == 200)
     if importlib.util.find_spec("relay.__main__"):
         assert grain.sandbox is not None
-        relay = grain.sandbox.url(2) + "/healthz"
+        relay = grain.sandbox.url(RELAY_OFFSET) + "/healthz"
         checks.append(lambda: grain.sandbox is not None and grain.sandbox.in_network(lambda: _ok(relay)))
     return lambda: all(check() for check in checks)
 

@@ -27,9 +27,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from common.config import RELAY_OFFSET, RELAY_PATH
 from common.identity import Identity, sign_ticket
 from common.secretfiles import TICKET_KEY, load_secret
 from relay.protocol import HEADER, Hello, Join, Lifetime, Rule, Spawn
@@ -108,7 +111,7 @@ def handshake(port: int, ticket: str) -> socket.socket:
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         (
-            f"GET /relay?ticket={ticket} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+            f"GET {RELAY_PATH}?ticket={ticket} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
@@ -123,10 +126,12 @@ def handshake(port: int, ticket: str) -> socket.socket:
     return sock
 
 
-def read_until(sock: socket.socket, reader: FrameReader, done: object) -> list[tuple[int, bytes]]:
+def read_until(
+    sock: socket.socket, reader: FrameReader, done: Callable[[list[tuple[int, bytes]]], bool]
+) -> list[tuple[int, bytes]]:
     """Blocking read until ``done(records)`` holds (setup only)."""
     records: list[tuple[int, bytes]] = []
-    while not done(records):  # type: ignore[operator]
+    while not done(records):
         data = sock.recv(RECV)
         if not data:
             raise ConnectionError("relay closed during setup")
@@ -194,13 +199,14 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def relay_stats(admin_port: int) -> dict:  # type: ignore[type-arg]
+def relay_stats(admin_port: int) -> dict[str, Any]:
     with socket.create_connection(("127.0.0.1", admin_port), timeout=2) as s:
         s.sendall(b"GET /stats HTTP/1.1\r\nHost: bench\r\n\r\n")
         data = b""
         while chunk := s.recv(65536):
             data += chunk
-    return json.loads(data.partition(b"\r\n\r\n")[2])
+    stats: dict[str, Any] = json.loads(data.partition(b"\r\n\r\n")[2])
+    return stats
 
 
 def run_round(
@@ -384,15 +390,15 @@ def start_relay(
     env = {**os.environ, "SOIREE_VAR": str(var), "SOIREE_PORT": str(port), "SOIREE_MODE": "standalone"}
     python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
     cmd = [*python, "-m", "relay", "--no-database", "--log-level", "WARNING"]
-    for s in settings:
-        cmd += ["--set", s]
+    for setting in settings:
+        cmd += ["--set", setting]
     if cpu:
         cmd = ["taskset", "-c", cpu, *cmd]
     proc = subprocess.Popen(cmd, env=env)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port + 2), timeout=0.5) as s:
+            with socket.create_connection(("127.0.0.1", port + RELAY_OFFSET), timeout=0.5) as s:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n")
                 if s.recv(100).startswith(b"HTTP/1.1 200"):
                     return proc
@@ -406,7 +412,7 @@ def free_base_port() -> int:
     for _ in range(100):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
+            base: int = s.getsockname()[1]
         if base + 8 < 65536:
             try:
                 for off in range(8):

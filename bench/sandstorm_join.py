@@ -33,6 +33,7 @@ from pathlib import Path
 import trio
 from wsproto.events import CloseConnection
 
+from common.config import RELAY_PATH
 from relay.protocol import Join, Synced
 from tests.relay.raw import RawClient, http_get
 from tests.support.net import free_port, wait_for_port
@@ -67,7 +68,7 @@ def cpu_seconds(pid: int) -> float:
 async def join_one(port: int, player: int) -> float:
     """Seconds from opening the connection to WELCOME; the connection is closed normally."""
     started = time.perf_counter()
-    client = await RawClient.connect(port, "/relay", bridge_headers(player))
+    client = await RawClient.connect(port, RELAY_PATH, bridge_headers(player))
     await client.hello()
     elapsed = time.perf_counter() - started
     await leave(client)
@@ -85,7 +86,7 @@ async def burst(port: int, admin_port: int, players: int) -> tuple[float, int]:
     clients: list[RawClient] = []
 
     async def one(player: int) -> None:
-        client = await RawClient.connect(port, "/relay", bridge_headers(player))
+        client = await RawClient.connect(port, RELAY_PATH, bridge_headers(player))
         await client.hello()
         await client.send_records(Join(1, "lobby"))
         await client.until(lambda r: isinstance(r, Synced), timeout=120)

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -41,13 +42,24 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+@dataclass
+class Load:
+    """One case's throughput and latency."""
+
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
 async def run_load(
     name: str,
     call: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
     base: str,
     seconds: float,
     workers: int,
-) -> dict[str, float]:
+) -> Load:
     latencies: list[float] = []
     errors = 0
     deadline = time.monotonic() + seconds
@@ -66,13 +78,13 @@ async def run_load(
     await asyncio.gather(*(worker() for _ in range(workers)))
     elapsed = time.monotonic() - started
     latencies.sort()
-    return {
-        "name": name,  # type: ignore[dict-item]
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": errors,
-    }
+    return Load(
+        name=name,
+        rps=len(latencies) / elapsed,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        errors=errors,
+    )
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -146,13 +158,13 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"\n{args.concurrency} concurrent clients, {args.seconds:g} s per case\n")
             print("| case | requests/s | p50 ms | p99 ms | non-200 |")
             print("|---|---:|---:|---:|---:|")
-            for r in results:
+            for result in results:
                 row = (
-                    r["name"],
-                    f"{r['rps']:.0f}",
-                    f"{r['p50_ms']:.1f}",
-                    f"{r['p99_ms']:.1f}",
-                    f"{r['errors']:.0f}",
+                    result.name,
+                    f"{result.rps:.0f}",
+                    f"{result.p50_ms:.1f}",
+                    f"{result.p99_ms:.1f}",
+                    f"{result.errors}",
                 )
                 print("| " + " | ".join(row) + " |")
 
@@ -167,12 +179,12 @@ async def main_async(args: argparse.Namespace) -> None:
                     "data": b"RSCC" + os.urandom(size - 4),
                 },
             }
-            body = compose_multipart_body(payload, boundary)
+            upload = compose_multipart_body(payload, boundary)
             async with httpx.AsyncClient(base_url=base, timeout=300) as c:
                 started = time.monotonic()
                 r = await c.post(
                     "/api/v1/dashboard/avatars",
-                    content=body,
+                    content=upload,
                     headers={**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
                 )
                 elapsed = time.monotonic() - started

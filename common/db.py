@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors, sql
+from psycopg.rows import TupleRow
 
 T = TypeVar("T")
 
@@ -26,7 +27,7 @@ MAINTENANCE_DB = "postgres"  # exists in both PostgreSQL and CockroachDB
 
 
 def _backoff(attempt: int) -> float:
-    return min(0.005 * 2**attempt, 0.5) * (0.5 + random.random())
+    return min(0.005 * 2.0**attempt, 0.5) * (0.5 + random.random())
 
 
 def run_transaction(
@@ -59,6 +60,15 @@ async def run_transaction_async(
                 raise
             await asyncio.sleep(_backoff(attempt))
     raise AssertionError("unreachable")
+
+
+async def fetch_row(cur: psycopg.AsyncCursor[TupleRow]) -> TupleRow:
+    """The row a statement cannot fail to yield: ``INSERT ... RETURNING``, or a row this
+    transaction has just written or locked. None here would be a broken invariant, not input."""
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError("the statement yielded no row")
+    return row
 
 
 def database_name(url: str) -> str:

@@ -233,7 +233,9 @@ async def account_by_id(
 
 
 def player_flags(settings: Settings) -> tuple[bool, bool, bool]:
-    return tuple(kind in settings.player_uploads for kind in CONTENT_KINDS)  # type: ignore[return-value]
+    """A new player's upload flags, one per content kind (one column each in uro_users)."""
+    avatars, maps, props = (kind in settings.player_uploads for kind in CONTENT_KINDS)
+    return avatars, maps, props
 
 
 async def insert_account(

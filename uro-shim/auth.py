@@ -7,6 +7,7 @@ just anonymous.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from starlette.requests import Request
 from uro_shim.accounts import Account, account_for_access_token, ensure_sandstorm_account
@@ -31,7 +32,7 @@ def request_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str
 async def current_account(request: Request) -> Account | None:
     cached = getattr(request.state, "account", _UNSET)
     if cached is not _UNSET:
-        return cached  # type: ignore[return-value]
+        return cast("Account | None", cached)
     svc = services(request)
     account: Account | None = None
     if svc.sandstorm:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -18,6 +19,8 @@ from uro_shim.errors import bad_request, forbidden, not_found, ok
 from uro_shim.forms import Fields, parse_uuid
 from uro_shim.services import services
 from uro_shim.settings import CONTENT_KINDS
+
+from common.db import fetch_row
 
 SINGULAR = {"avatars": "avatar", "maps": "map", "props": "prop"}
 _COLUMNS = "id, name, description, uploader_id, is_public, data_file, preview_file, created_at, updated_at"
@@ -173,7 +176,7 @@ async def dashboard_create(request: Request, kind: str) -> JSONResponse:
         await upload.place(request, content_id)
         v = upload.values
 
-        async def insert(conn) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
+        async def insert(conn: psycopg.AsyncConnection) -> tuple[Any, ...]:
             await conn.execute(
                 """INSERT INTO uro_content
                        (id, kind, name, description, uploader_id, is_public, data_file, preview_file)
@@ -190,7 +193,7 @@ async def dashboard_create(request: Request, kind: str) -> JSONResponse:
                 ),
             )
             cur = await conn.execute(f"SELECT {_COLUMNS} FROM uro_content WHERE id = %s", (content_id,))
-            return await cur.fetchone()  # type: ignore[no-any-return]
+            return await fetch_row(cur)
 
         row = await services(request).db.transaction(insert)
         return ok({"id": content_id, SINGULAR[kind]: item_json(row)})
@@ -198,7 +201,9 @@ async def dashboard_create(request: Request, kind: str) -> JSONResponse:
     return await _with_upload(request, kind, True, run)
 
 
-async def _owned_row(conn, content_id: str, kind: str, account: Account) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
+async def _owned_row(
+    conn: psycopg.AsyncConnection, content_id: str, kind: str, account: Account
+) -> tuple[Any, ...]:
     cur = await conn.execute(
         "SELECT uploader_id, data_file, preview_file FROM uro_content WHERE id = %s AND kind = %s FOR UPDATE",
         (content_id, kind),
@@ -208,7 +213,7 @@ async def _owned_row(conn, content_id: str, kind: str, account: Account) -> tupl
         raise not_found(f"That {SINGULAR[kind]}")
     if not account.is_admin and (row[0] is None or str(row[0]) != account.id):
         raise forbidden(f"Only its uploader or the host may change this {SINGULAR[kind]}.")
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 async def dashboard_update(request: Request, kind: str) -> JSONResponse:
@@ -221,7 +226,7 @@ async def dashboard_update(request: Request, kind: str) -> JSONResponse:
         await upload.place(request, content_id)
         v = upload.values
 
-        async def change(conn) -> tuple[tuple[Any, ...], list[str]]:  # type: ignore[no-untyped-def]
+        async def change(conn: psycopg.AsyncConnection) -> tuple[tuple[Any, ...], list[str]]:
             _, old_data, old_preview = await _owned_row(conn, content_id, kind, account)
             sets = ", ".join(f"{column} = %s" for column in v)
             await conn.execute(
@@ -232,7 +237,7 @@ async def dashboard_update(request: Request, kind: str) -> JSONResponse:
             replaced = [
                 old for old, key in ((old_data, "data_file"), (old_preview, "preview_file")) if key in v
             ]
-            return await cur.fetchone(), replaced
+            return await fetch_row(cur), replaced
 
         row, replaced = await svc.db.transaction(change)
         uploads.remove(svc.settings.config.uploads_dir, *replaced)
@@ -246,7 +251,7 @@ async def dashboard_delete(request: Request, kind: str) -> JSONResponse:
     content_id = parse_uuid(request.path_params["id"], f"That {SINGULAR[kind]}")
     svc = services(request)
 
-    async def remove(conn) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
+    async def remove(conn: psycopg.AsyncConnection) -> tuple[str | None, str | None]:
         _, data_file, preview_file = await _owned_row(conn, content_id, kind, account)
         await conn.execute("DELETE FROM uro_content WHERE id = %s", (content_id,))
         return data_file, preview_file
@@ -257,7 +262,9 @@ async def dashboard_delete(request: Request, kind: str) -> JSONResponse:
 
 
 def routes() -> list[Route]:
-    def bind(handler: Callable[[Request, str], Awaitable[JSONResponse]], kind: str):  # type: ignore[no-untyped-def]
+    def bind(
+        handler: Callable[[Request, str], Awaitable[JSONResponse]], kind: str
+    ) -> Callable[[Request], Awaitable[JSONResponse]]:
         async def endpoint(request: Request) -> JSONResponse:
             return await handler(request, kind)
 

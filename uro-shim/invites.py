@@ -12,6 +12,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from uro_shim import accounts
@@ -23,6 +24,7 @@ from uro_shim.forms import Fields, parse_uuid
 from uro_shim.forwarded import public_url
 from uro_shim.services import services
 
+from common.db import fetch_row
 from common.identity import clean_name
 
 _SELECT = """SELECT i.id, i.code, i.label, i.created_at, i.revoked_at, u.id, u.display_name
@@ -62,10 +64,10 @@ async def create(request: Request) -> JSONResponse:
     label = clean_name(fields.text("label", max_len=256) or "", fallback="")
     code = secrets.token_urlsafe(18)
 
-    async def insert(conn) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
+    async def insert(conn: psycopg.AsyncConnection) -> tuple[Any, ...]:
         await conn.execute("INSERT INTO uro_invites (code, label) VALUES (%s, %s)", (code, label))
         cur = await conn.execute(_SELECT + " WHERE i.code = %s", (code,))
-        return await cur.fetchone()  # type: ignore[no-any-return]
+        return await fetch_row(cur)
 
     row = await svc.db.transaction(insert)
     return ok({"invite": invite_json(row, request)})
@@ -85,7 +87,7 @@ async def revoke(request: Request) -> JSONResponse:
     await require_admin(request)
     invite_id = parse_uuid(request.path_params["id"], "That invite")
 
-    async def apply(conn) -> bool:  # type: ignore[no-untyped-def]
+    async def apply(conn: psycopg.AsyncConnection) -> bool:
         cur = await conn.execute("SELECT revoked_at FROM uro_invites WHERE id = %s", (invite_id,))
         if await cur.fetchone() is None:
             return False
@@ -110,7 +112,7 @@ async def redeem(request: Request) -> JSONResponse:
     code = (fields.text("code", required=True, max_len=128) or "").strip()
     wanted = clean_name(fields.text("display_name", max_len=256) or "", fallback="")
 
-    async def sign_in(conn) -> tuple[accounts.Account, str, str]:  # type: ignore[no-untyped-def]
+    async def sign_in(conn: psycopg.AsyncConnection) -> tuple[accounts.Account, str, str]:
         cur = await conn.execute("SELECT id, label, revoked_at FROM uro_invites WHERE code = %s", (code,))
         invite = await cur.fetchone()
         if invite is None:

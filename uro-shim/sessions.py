@@ -11,7 +11,9 @@ import dataclasses
 import hmac
 import re
 import time
+from typing import Any
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from uro_shim import accounts
@@ -35,7 +37,7 @@ def invalid_token() -> ApiError:
     return ApiError(401, "Invalid token: sign in again.")
 
 
-async def _fields(request: Request) -> dict:
+async def _fields(request: Request) -> dict[str, Any]:
     return await read_fields(request, services(request).settings.config.tmp_dir)
 
 
@@ -81,7 +83,7 @@ async def register(request: Request) -> JSONResponse:
         )
     hashed = await accounts.hash_password(password, svc.settings.bcrypt_rounds)
 
-    async def create(conn) -> tuple[Account, str, str]:  # type: ignore[no-untyped-def]
+    async def create(conn: psycopg.AsyncConnection) -> tuple[Account, str, str]:
         cur = await conn.execute(
             "SELECT username, email FROM uro_users WHERE username = %s OR email = %s", (username, email)
         )
@@ -140,7 +142,7 @@ async def login(request: Request) -> JSONResponse:
         raise ApiError(401, "Invalid username or password.")
     account = accounts.account_from_row(row[:-1])
 
-    async def start(conn) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    async def start(conn: psycopg.AsyncConnection) -> tuple[str, str]:
         return await accounts.create_session(conn, account.id, svc.settings)
 
     access, renewal = await svc.db.transaction(start)
@@ -156,7 +158,7 @@ async def renew(request: Request) -> JSONResponse:
     if token is None:
         raise invalid_token()
 
-    async def rotate(conn):  # type: ignore[no-untyped-def]
+    async def rotate(conn: psycopg.AsyncConnection) -> tuple[Account, str, str] | None:
         return await accounts.rotate_session(conn, token, svc.settings)
 
     rotated = await svc.db.transaction(rotate)
@@ -172,7 +174,7 @@ async def logout(request: Request) -> JSONResponse:
     token = request_token(request.headers, request.cookies)
     if token is not None and not svc.sandstorm:
 
-        async def forget(conn) -> None:  # type: ignore[no-untyped-def]
+        async def forget(conn: psycopg.AsyncConnection) -> None:
             await accounts.delete_session(conn, token)
 
         await svc.db.transaction(forget)
@@ -197,7 +199,7 @@ async def update_profile(request: Request) -> JSONResponse:
             400, "A display name needs at least one visible character.", errors={"display_name": ["is blank"]}
         )
 
-    async def rename(conn) -> None:  # type: ignore[no-untyped-def]
+    async def rename(conn: psycopg.AsyncConnection) -> None:
         await conn.execute(
             "UPDATE uro_users SET display_name = %s, updated_at = now() WHERE id = %s", (name, account.id)
         )
@@ -216,7 +218,7 @@ async def host_session(request: Request) -> JSONResponse:
     if not given or not hmac.compare_digest(given.encode(), host_key_text(svc.host_key).encode()):
         raise forbidden("That host key is not right.")
 
-    async def start(conn) -> tuple[Account, str, str]:  # type: ignore[no-untyped-def]
+    async def start(conn: psycopg.AsyncConnection) -> tuple[Account, str, str]:
         await accounts.insert_account(
             conn,
             username=accounts.HOST_USERNAME,

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from uro_shim.accounts import Account, now_utc
@@ -24,6 +25,7 @@ from uro_shim.schema import DEFAULT_MAP_ID
 from uro_shim.services import services
 
 from common.config import LOOPBACK
+from common.db import fetch_row
 
 log = logging.getLogger("uro_shim.shards")
 
@@ -142,7 +144,7 @@ async def create(request: Request) -> JSONResponse:
     values.setdefault("address", _peer(request))
     now = now_utc()
 
-    async def insert(conn) -> str:  # type: ignore[no-untyped-def]
+    async def insert(conn: psycopg.AsyncConnection) -> str:
         await conn.execute("DELETE FROM uro_shards WHERE updated_at < %s", (now - FORGET,))
         cur = await conn.execute(
             """INSERT INTO uro_shards
@@ -159,8 +161,7 @@ async def create(request: Request) -> JSONResponse:
                 now,
             ),
         )
-        row = await cur.fetchone()
-        return str(row[0])
+        return str((await fetch_row(cur))[0])
 
     return ok({"id": await svc.db.transaction(insert)})
 
@@ -189,7 +190,7 @@ async def _change(request: Request, delete: bool) -> JSONResponse:
     )
     caller_address = _peer(request)
 
-    async def apply(conn) -> None:  # type: ignore[no-untyped-def]
+    async def apply(conn: psycopg.AsyncConnection) -> None:
         cur = await conn.execute("SELECT user_id, address FROM uro_shards WHERE id = %s", (shard_id,))
         row = await cur.fetchone()
         if row is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from uro_shim import accounts
@@ -41,7 +42,7 @@ async def set_privileges(request: Request) -> JSONResponse:
     if user_id == admin.id and changes.get("is_admin") is False:
         raise ApiError(409, "You cannot take away your own admin rights.")
 
-    async def apply(conn) -> accounts.Account | None:  # type: ignore[no-untyped-def]
+    async def apply(conn: psycopg.AsyncConnection) -> accounts.Account | None:
         if changes:
             sets = ", ".join(f"{column} = %s" for column in changes)
             await conn.execute(

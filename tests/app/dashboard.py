@@ -135,7 +135,10 @@ class StandaloneParty:
         with httpx.Client(base_url=self.url, trust_env=False, timeout=30) as http:
             key = links.host_key(self.cfg)
             token = http.post("/api/v1/host/session", data={"key": key}).json()["data"]["access_token"]
-            return http.get("/api/v1/invites", headers={"Authorization": token}).json()["data"]["invites"]
+            invites: list[dict[str, Any]] = http.get(
+                "/api/v1/invites", headers={"Authorization": token}
+            ).json()["data"]["invites"]
+            return invites
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,20 +141,19 @@ def supervised() -> Iterator[Config]:
 def test_processes_and_restarts_from_a_real_supervisord(supervised: Config) -> None:
     health = Health(supervised)
 
-    def states() -> dict[str, dict]:
+    def states() -> dict[str, dict[str, Any]]:
         _, rows = asyncio.run(health.processes())
         return {row["name"]: row for row in rows}
 
-    rows = wait_until(
-        lambda: (
-            (s := states())
-            and s.get("relay", {}).get("state") == "RUNNING"
-            and s.get("app", {}).get("state") == "FATAL"
-            and s
-        ),
-        60,
-        "the relay to run and the app to fail",
-    )
+    def settled() -> dict[str, dict[str, Any]] | None:
+        s = states()
+        running, failed = (
+            s.get("relay", {}).get("state") == "RUNNING",
+            s.get("app", {}).get("state") == "FATAL",
+        )
+        return s if running and failed else None
+
+    rows = wait_until(settled, 60, "the relay to run and the app to fail")
     assert rows["relay"]["up"] and rows["relay"]["restarts"] == 0 and rows["relay"]["pid"]
     assert not rows["app"]["up"] and rows["app"]["uptime_s"] is None
     os.kill(rows["relay"]["pid"], signal.SIGKILL)  # supervisord starts it again

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.traffic import SERIES, TrafficHistory
 
 
-def stats(messages_in: float) -> dict:
+def stats(messages_in: float) -> dict[str, dict[str, float]]:
     return {"per_second": {name: messages_in if name == "messages_in" else 1.5 for name in SERIES}}
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import psycopg
 import pytest
 from psycopg import errors
 
-from common.db import ensure_database, migrate, run_transaction, with_database
+from common.db import ensure_database, fetch_row, migrate, run_transaction, with_database
 from tests.support.postgres import PostgresServer
 
 MIGRATIONS = [
@@ -63,7 +64,9 @@ def test_run_transaction_retries_serialization_failures(database_url: str) -> No
                 def body(c: psycopg.Connection) -> None:
                     nonlocal tries
                     tries += 1
-                    (n,) = c.execute("SELECT n FROM counter WHERE id = 1").fetchone()  # type: ignore[misc]
+                    row = c.execute("SELECT n FROM counter WHERE id = 1").fetchone()
+                    assert row is not None
+                    (n,) = row
                     if tries == 1:
                         barrier.wait(timeout=10)  # both have read: one write must conflict
                     c.execute("UPDATE counter SET n = %s WHERE id = 1", (n + 1,))
@@ -82,3 +85,16 @@ def test_run_transaction_retries_serialization_failures(database_url: str) -> No
     assert sorted(attempts) == [1, 2]  # exactly one writer had to retry
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT n FROM counter WHERE id = 1").fetchone() == (2,)
+
+
+def test_fetch_row_returns_the_row_and_refuses_a_statement_that_yields_none(database_url: str) -> None:
+    async def check() -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute("CREATE TABLE IF NOT EXISTS fetched (id BIGINT PRIMARY KEY, label TEXT)")
+            cur = await conn.execute("INSERT INTO fetched (id, label) VALUES (7, 'x') RETURNING id, label")
+            assert await fetch_row(cur) == (7, "x")
+            cur = await conn.execute("SELECT id FROM fetched WHERE id = 8")
+            with pytest.raises(LookupError):
+                await fetch_row(cur)
+
+    asyncio.run(check())

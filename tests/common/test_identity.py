@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_ticket_round_trip_and_expiry() -> None:
         lambda t: "",
     ],
 )
-def test_forged_or_malformed_tickets_raise_ticket_error(mangle) -> None:  # type: ignore[no-untyped-def]
+def test_forged_or_malformed_tickets_raise_ticket_error(mangle: Callable[[str], str]) -> None:
     ticket = sign_ticket(KEY, Identity("u", "n", frozenset(), "token"), now=0, ttl=60)
     with pytest.raises(TicketError):
         verify_ticket(KEY, mangle(ticket), now=1)

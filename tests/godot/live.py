@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import trio
@@ -28,7 +29,7 @@ import trio
 from common.identity import PERM_PLAY, Identity, sign_ticket
 from common.secretfiles import HOST_KEY, TICKET_KEY, load_secret
 from tests.support.bridge import Bridge
-from tests.support.godot_engine import GodotRun
+from tests.support.godot_engine import GodotResult, GodotRun
 from tests.support.net import free_port, wait_for_port
 from tests.support.uro import UroServer, server_env
 
@@ -80,11 +81,12 @@ class LiveRelay:
         self.stop()
         self.start()
 
-    def admin(self, path: str) -> dict:
+    def admin(self, path: str) -> dict[str, Any]:
         """A JSON answer of the relay's loopback admin endpoint (relay/ADMIN.md)."""
         answer = httpx.get(f"http://127.0.0.1:{self.admin_port}{path}", timeout=10)
         answer.raise_for_status()
-        return answer.json()
+        found: dict[str, Any] = answer.json()
+        return found
 
     def identity(self, name: str) -> Identity:
         return Identity(
@@ -137,13 +139,15 @@ def live_relay(
         relay.stop()
 
 
-async def start_and_wait_for(run: GodotRun, text: str, nursery: trio.Nursery, timeout: float = 120.0) -> dict:
+async def start_and_wait_for(
+    run: GodotRun, text: str, nursery: trio.Nursery, timeout: float = 120.0
+) -> dict[str, GodotResult]:
     """Starts an engine run in `nursery` and returns once it printed the line `text`.
 
     The returned dict gets the run's result under "result" when it ends; an end before `text`
     fails the test with what the run printed.
     """
-    holder: dict = {}
+    holder: dict[str, GodotResult] = {}
 
     async def go() -> None:
         holder["result"] = await run.run_async()
@@ -204,7 +208,8 @@ class StandaloneParty:
             timeout=30,
         )
         answer.raise_for_status()
-        return answer.json()["data"]["invite"]
+        invite: dict[str, str] = answer.json()["data"]["invite"]
+        return invite
 
     def revoke(self, invite_id: str) -> None:
         answer = httpx.delete(

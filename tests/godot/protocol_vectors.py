@@ -41,7 +41,7 @@ NEWEST = max(cls.VERSION for cls in p.CLIENT_RECORDS.values())
 
 
 def kinds(cls: type[p.Record]) -> list[tuple[str, p.Kind]]:
-    return [(f.name, f.metadata["kind"]) for f in fields(cls)]  # type: ignore[arg-type]
+    return [(f.name, f.metadata["kind"]) for f in fields(cls)]
 
 
 def to_json(kind: p.Kind, value: Any) -> Any:
@@ -116,8 +116,8 @@ def decodes(data: bytes, from_relay: bool) -> list[p.Record] | None:
         return None
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    data = bytearray(data)
+def mutate(rng: random.Random, original: bytes) -> bytes:
+    data = bytearray(original)
     choice = rng.randrange(5)
     if choice == 0 and len(data) > 3:  # flip one byte of a body
         data[rng.randrange(3, len(data))] ^= 1 << rng.randrange(8)
@@ -149,14 +149,14 @@ def unencodable() -> list[dict[str, Any]]:
     cases: list[tuple[p.Record, str]] = [
         (p.Join(1, "x" * 256), "a str8 of 256 bytes"),
         (p.Hello(1, 1, b"\x01" * 5), "a 5-byte resume token"),
-        (p.Spawn(1, 1, 3, 0, None, b""), "rule 3"),  # type: ignore[arg-type]
-        (p.Spawn(1, 1, 0, 2, None, b""), "lifetime 2"),  # type: ignore[arg-type]
+        (p.Spawn(1, 1, 3, 0, None, b""), "rule 3"),  # type: ignore[arg-type]  # out of range on purpose
+        (p.Spawn(1, 1, 0, 2, None, b""), "lifetime 2"),  # type: ignore[arg-type]  # out of range on purpose
         (p.Leave(1, 65536), "room 65536"),
         (p.Request(2**32, 1, 1), "req 2**32"),
         (p.Answer(1, 1, 1, 1, 2), "grant 2"),
         (p.Event(1, tuple(range(256)), b""), "256 targets"),
-        (p.Result(1, 25, 0), "status 25"),  # type: ignore[arg-type]
-        (p.Game(1, 1, 3), "game role 3"),  # type: ignore[arg-type]
+        (p.Result(1, 25, 0), "status 25"),  # type: ignore[arg-type]  # out of range on purpose
+        (p.Game(1, 1, 3), "game role 3"),  # type: ignore[arg-type]  # out of range on purpose
         (p.Packet(1, 3, 0, 0, (), b""), "transfer mode 3"),
         (p.Packet(1, 0x10, 0, 0, (), b""), "an unknown packet flag"),
         (p.Packet(1, p.PACKET_RELIABLE, 0, 1, (), b""), "a lane on a reliable packet"),

@@ -9,10 +9,11 @@ the players' lines meet.
 
 from __future__ import annotations
 
-import re
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -22,6 +23,7 @@ from tests.godot.addon import lines_starting, passed, run_scenario_async, scenar
 from tests.godot.live import LiveRelay, live_relay, sandstorm_party, start_and_wait_for
 from tests.support.bridge import tab_id_for_token
 from tests.support.godot_engine import GodotResult
+from tests.support.matching import fullmatch
 
 pytestmark = [
     pytest.mark.usefixtures("godot_engine"),
@@ -30,16 +32,16 @@ pytestmark = [
 
 
 @pytest.fixture
-def relay(tmp_path: Path) -> LiveRelay:
+def relay(tmp_path: Path) -> Iterator[LiveRelay]:
     with live_relay(tmp_path / "relay") as running:
         yield running
 
 
-async def run_together(runs: dict[str, tuple[str, dict[str, object]]]) -> dict[str, GodotResult]:
+async def run_together(runs: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, GodotResult]:
     """Runs engines at once: name -> (scenario, arguments)."""
     results: dict[str, GodotResult] = {}
 
-    async def one(name: str, scenario: str, args: dict[str, object]) -> None:
+    async def one(name: str, scenario: str, args: dict[str, Any]) -> None:
         results[name] = await run_scenario_async(scenario, **args)
 
     async with trio.open_nursery() as nursery:
@@ -105,7 +107,7 @@ async def test_exactly_one_of_two_grabs_wins_under_allow(relay: LiveRelay) -> No
     grabs = {}
     for name in ("a", "b"):
         [line] = lines_starting(results[name], "grab ")
-        status, epoch, member = re.fullmatch(r"grab (\w+) epoch (\d+) as member (\d+)", line).groups()
+        status, epoch, member = fullmatch(r"grab (\w+) epoch (\d+) as member (\d+)", line).groups()
         grabs[name] = (status, int(epoch), int(member))
     assert sorted(status for status, _, _ in grabs.values()) == ["COOLDOWN", "GRANTED"], grabs
     winner = next(name for name, (status, _, _) in grabs.items() if status == "GRANTED")
@@ -146,7 +148,7 @@ async def test_a_late_joiner_gets_the_whole_room_then_live_updates(relay: LiveRe
     results = {"writer": held["result"], "reader": reader}
     assert_passed(results)
     [line] = lines_starting(reader, "late join: ")
-    objects, size = map(int, re.fullmatch(r"late join: (\d+) objects, (\d+) bytes of state", line).groups())
+    objects, size = map(int, fullmatch(r"late join: (\d+) objects, (\d+) bytes of state", line).groups())
     assert objects == count + 1
     assert size > 65535  # the snapshot could not fit one message
     assert lines_starting(reader, "live updates after joining: ")

@@ -16,6 +16,7 @@ from uro_shim.schema import DEFAULT_MAP_ID, DEFAULT_MAP_SOURCE
 from tests.godot import default_map
 from tests.godot.live import standalone_party
 from tests.support.godot_engine import GodotResult, run_godot_project_async
+from tests.support.matching import fullmatch
 
 pytestmark = pytest.mark.usefixtures("godot_engine")
 
@@ -59,7 +60,7 @@ def nodes(result: GodotResult) -> dict[str, tuple[str, list[str], dict[str, str]
     properties: dict[str, str] = {}
     for line in default_map.description(result):
         if line.startswith("node "):
-            path, kind, groups = re.fullmatch(r"node (\S+) type=(\w+) groups=\[(.*)\]", line).groups()
+            path, kind, groups = fullmatch(r"node (\S+) type=(\w+) groups=\[(.*)\]", line).groups()
             properties = {}
             found[path] = (kind, [g for g in groups.split(", ") if g], properties)
         else:
@@ -118,8 +119,8 @@ def test_the_map_holds_only_what_vsekai_accepts(committed: GodotResult) -> None:
 
 
 def test_bodies_stand_on_the_floor_at_every_spawn_point_and_meet_the_walls(committed: GodotResult) -> None:
-    spawns = [SPAWN.fullmatch(line) for line in lines(committed, "spawn ")]
-    assert len(spawns) == 8 and all(spawns), lines(committed, "spawn ")
+    spawns = [fullmatch(SPAWN, line) for line in lines(committed, "spawn ")]
+    assert len(spawns) == 8, lines(committed, "spawn ")
     angles = set()
     for match in spawns:
         x, y, z, fx, fy, fz = (float(v) for v in match.groups()[1:7])

@@ -76,7 +76,7 @@ def test_damage_is_detected() -> None:
     with pytest.raises(PckError, match="magic"):
         read_pck(b"GDPX" + bytes(pack[4:]))
     with pytest.raises(PckError, match="format 2"):
-        read_pck(pack[:4] + struct.pack("<I", 2) + bytes(pack[8:]))
+        read_pck(bytes(pack[:4]) + struct.pack("<I", 2) + bytes(pack[8:]))
     with pytest.raises(PckError):
         read_pck(bytes(pack[:150]))
 

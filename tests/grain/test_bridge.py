@@ -6,6 +6,7 @@ import base64
 import hashlib
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -31,8 +32,8 @@ def bridge(upstream: Upstream) -> Iterator[Bridge]:
     b.stop()
 
 
-def get(url: str, **kwargs: object) -> httpx.Response:
-    return httpx.get(url, trust_env=False, timeout=30, **kwargs)  # type: ignore[arg-type]
+def get(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.get(url, trust_env=False, timeout=30, **kwargs)
 
 
 def test_tab_id_is_stable_per_token_and_follows_the_shells_formula() -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -54,7 +55,7 @@ def test_the_stack_runs_restarts_crashed_programs_and_stops_cleanly(
         stack.wait_ready()
         wait_until(lambda: parts(stack).get("database") == "ok", 90, "the database")
         for program in ("database", "uro-shim", "app", "frontdoor"):
-            wait_until(lambda p=program: is_running(stack, p), 60, f"{program} to be RUNNING")
+            wait_until(partial(is_running, stack, program), 60, f"{program} to be RUNNING")
 
         # The API answers through the front door: the host signs in with the host key.
         key = links.host_key(Config.from_env(stack.env))

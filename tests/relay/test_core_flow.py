@@ -71,7 +71,7 @@ def test_a_slow_client_never_delays_the_others_and_is_closed_when_it_stays_behin
         sim.tick()
         assert [r.state for r in b.read() if isinstance(r, State)] == [b"%d" % i]  # every tick, on time
     slow.read()
-    assert slow.goodbye() is not None and slow.goodbye().code == Close.TOO_SLOW  # type: ignore[union-attr]
+    assert (goodbye := slow.goodbye()) is not None and goodbye.code == Close.TOO_SLOW
     session = slow.conn.session
     assert session is not None and not session.ended  # it may resume
 
@@ -93,7 +93,7 @@ def test_rate_limit_answers_then_disconnects_abusers() -> None:
     for _ in range(60):
         a.send(Update(room, oid, 1, None, b""))
     a.read()
-    assert a.goodbye() is not None and a.goodbye().code == Close.RATE_LIMITED  # type: ignore[union-attr]
+    assert (goodbye := a.goodbye()) is not None and goodbye.code == Close.RATE_LIMITED
 
 
 def test_sending_within_the_rate_is_never_limited() -> None:
@@ -120,7 +120,7 @@ def test_kick_ends_the_session_and_reset_clears_the_room() -> None:
     assert not sim.core.kick("lobby", 4242, sim.now)
     sim.tick()
     b.read()
-    assert b.goodbye() is not None and b.goodbye().code == Close.KICKED  # type: ignore[union-attr]
+    assert (goodbye := b.goodbye()) is not None and goodbye.code == Close.KICKED
     a.read()
     assert a.of(MemberLeft)[-1].reason == LeaveReason.KICKED
     assert sim.client("b", hello=False).hello(token=b.token).resumed == 0

@@ -24,7 +24,7 @@ def setup() -> tuple[Sim, SimClient, SimClient, int, dict[str, int]]:
 
 def run(
     sim: Sim, owner: SimClient, viewer: SimClient, room: int, objs: dict[str, int], ticks: int
-) -> dict[str, list]:
+) -> dict[str, list[tuple[int, bytes]]]:
     """Update every object every tick; record at which ticks the viewer got which value."""
     got: dict[str, list[tuple[int, bytes]]] = {k: [] for k in objs}
     names = {v: k for k, v in objs.items()}

@@ -64,7 +64,7 @@ def test_the_first_record_must_be_hello_and_only_once() -> None:
     d = sim.client()
     d.send(Hello(1, 1))
     d.read()
-    assert d.goodbye() is not None and d.goodbye().code == Close.PROTOCOL_ERROR  # type: ignore[union-attr]
+    assert (goodbye := d.goodbye()) is not None and goodbye.code == Close.PROTOCOL_ERROR
 
 
 def test_hello_timeout_closes_a_silent_connection() -> None:
@@ -74,7 +74,7 @@ def test_hello_timeout_closes_a_silent_connection() -> None:
     assert c.conn.closing is None
     sim.advance(1)
     c.read()
-    assert c.goodbye() is not None and c.goodbye().code == Close.HELLO_EXPECTED  # type: ignore[union-attr]
+    assert (goodbye := c.goodbye()) is not None and goodbye.code == Close.HELLO_EXPECTED
 
 
 def test_relay_pings_with_server_time_and_measures_latency_from_the_pong() -> None:
@@ -110,7 +110,7 @@ def test_answering_pings_keeps_a_connection_alive_and_silence_closes_it() -> Non
                 a.send(Pong(r.nonce))
     assert a.conn.closing is None
     b.read()
-    assert b.goodbye() is not None and b.goodbye().code == Close.IDLE  # type: ignore[union-attr]
+    assert (goodbye := b.goodbye()) is not None and goodbye.code == Close.IDLE
 
 
 def test_resume_within_grace_keeps_everything_and_replaces_the_view() -> None:
@@ -172,7 +172,7 @@ def test_resuming_while_the_old_connection_is_open_replaces_it() -> None:
     a2 = sim.client("alice", hello=False)
     assert a2.hello(token=a.token).resumed == 1
     a.read()
-    assert a.goodbye() is not None and a.goodbye().code == Close.REPLACED  # type: ignore[union-attr]
+    assert (goodbye := a.goodbye()) is not None and goodbye.code == Close.REPLACED
     session = a2.conn.session
     assert session is not None and session.conn is a2.conn and room in session.rooms
     sim.core.connection_lost(a.conn, sim.now, None)  # the old socket finally goes away
@@ -199,7 +199,7 @@ def test_protocol_error_closes_only_the_sender() -> None:
     oid = b.call(Spawn, room, Rule.ALLOW, Lifetime.WITH_MASTER, None, b"").value
     a.send_raw(Join(5, "x").encode() + b"\x21\x01\x00")  # a valid record, then a truncated one
     a.read()
-    assert a.goodbye() is not None and a.goodbye().code == Close.PROTOCOL_ERROR  # type: ignore[union-attr]
+    assert (goodbye := a.goodbye()) is not None and goodbye.code == Close.PROTOCOL_ERROR
     assert a.conn.closing is not None
     b.send(Update(room, oid, 1, None, b"still fine"))
     sim.tick()

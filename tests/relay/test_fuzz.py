@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -46,7 +47,7 @@ def mutated(draw: st.DrawFn, pool: list[bytes]) -> bytes:
     return bytes(data)
 
 
-def decode_or_protocol_error(decode, data: bytes) -> None:  # type: ignore[no-untyped-def]
+def decode_or_protocol_error(decode: Callable[[bytes], object], data: bytes) -> None:
     with contextlib.suppress(p.ProtocolError):
         decode(data)
 

@@ -12,6 +12,7 @@ Members move their focus around objects near, mid-distance and far, so the dista
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,6 +34,7 @@ from relay.protocol import (
     State,
     Update,
 )
+from relay.room import Room
 from tests.relay.sim import Sim, SimClient
 
 CLIENTS = 4
@@ -103,7 +105,7 @@ class World:
         return c
 
     @property
-    def lobby(self):  # type: ignore[no-untyped-def]
+    def lobby(self) -> Room:
         return self.sim.core.rooms["lobby"]
 
     def obj(self, index: int) -> int:
@@ -118,7 +120,7 @@ class World:
             known = self.owner_at.setdefault((obj.id, obj.epoch), obj.owner)
             assert known == obj.owner, "one epoch, one owner"
 
-    def apply(self, op: tuple) -> None:  # type: ignore[type-arg]
+    def apply(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
         if kind == "tick":
             self.sim.tick(op[1])
@@ -221,7 +223,7 @@ class World:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(operations, min_size=1, max_size=80))
-def test_random_operations_keep_the_invariants_and_converge(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_random_operations_keep_the_invariants_and_converge(ops: list[tuple[Any, ...]]) -> None:
     world = World()
     for op in ops:
         world.apply(op)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from relay.client import Disconnected, RelayClient, RelayError, handoff, open_relay
+from relay.client import Disconnected, RelayClient, RelayError, RoomClient, handoff, open_relay
 from relay.protocol import Join, Lifetime, ObjectInfo, Rule, State, Status, Synced
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient
@@ -44,9 +44,9 @@ async def test_two_grab_race_under_allow_over_real_sockets(relay: RunningRelay) 
         await rb.wait_for(lambda v: gun in v.objects)
         results: dict[str, Status] = {}
 
-        async def grab_and_fire(name: str, room: object) -> None:
-            results[name] = await room.request(gun)  # type: ignore[attr-defined]
-            await room.update(gun, f"fired by {name}".encode())  # type: ignore[attr-defined]
+        async def grab_and_fire(name: str, room: RoomClient) -> None:
+            results[name] = await room.request(gun)
+            await room.update(gun, f"fired by {name}".encode())
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(grab_and_fire, "alice", ra)
@@ -135,9 +135,9 @@ async def test_late_join_under_load_has_no_gap_and_no_duplicate(relay: RunningRe
         last: dict[int, int] = {}
         late: RawClient | None = None
 
-        async def write(room: object, oid: int) -> None:
+        async def write(room: RoomClient, oid: int) -> None:
             for seq in range(1, 301):
-                await room.update(oid, str(seq).encode())  # type: ignore[attr-defined]
+                await room.update(oid, str(seq).encode())
                 last[oid] = seq
                 await trio.sleep(0.002)
 

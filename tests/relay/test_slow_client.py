@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import trio
 
 from relay.protocol import Close, Goodbye, Join, Synced
+from relay.view import RoomView
 from tests.relay.conftest import StartRelay
 from tests.relay.raw import RawClient
+
+
+def shows(obj: int, state: bytes) -> Callable[[RoomView], bool]:
+    return lambda view: obj in view.objects and view.objects[obj].state == state
 
 
 @pytest.mark.slow
@@ -26,9 +33,7 @@ async def test_a_slow_consumer_does_not_delay_the_others(start_relay: StartRelay
             sent = trio.current_time()
             payload = b"%06d" % i + b"x" * 8192
             await wroom.update(big, payload)
-            await rroom.wait_for(
-                lambda v, p=payload: big in v.objects and v.objects[big].state == p, timeout=10
-            )
+            await rroom.wait_for(shows(big, payload), timeout=10)
             worst = max(worst, trio.current_time() - sent)
             lagged = lagged or any(c.lagging for c in relay.server.core.conns)
             await trio.sleep(1 / 30)

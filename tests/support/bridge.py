@@ -235,7 +235,7 @@ class Bridge:
                     await trio.sleep(0.01)
 
     def request_headers(
-        self, session: Session, client: list[tuple[str, str]], body: bytes, upgrade: bool
+        self, session: Session, client: list[tuple[str, str]], body: bytes | bytearray, upgrade: bool
     ) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if session.ui:
@@ -417,8 +417,8 @@ async def next_event(conn: h11.Connection, stream: trio.SocketStream) -> object:
         return event
 
 
-async def send(conn: h11.Connection, stream: trio.SocketStream, event: object) -> None:
-    data = conn.send(event)  # type: ignore[arg-type]
+async def send(conn: h11.Connection, stream: trio.SocketStream, event: h11.Event) -> None:
+    data = conn.send(event)
     if data:
         await stream.send_all(data)
 

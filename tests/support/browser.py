@@ -67,7 +67,8 @@ class _DevTools:
             if message.get("id") == call_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})  # type: ignore[no-any-return]
+                result: dict[str, Any] = message.get("result", {})
+                return result
             self.events.append(message)
 
     async def wait_for(self, method: str, after: int = 0) -> dict[str, Any]:
@@ -76,7 +77,7 @@ class _DevTools:
             if event.get("method") == method:
                 return event
         while True:
-            message = json.loads(await self.ws.get_message())
+            message: dict[str, Any] = json.loads(await self.ws.get_message())
             self.events.append(message)
             if message.get("method") == method:
                 return message
@@ -317,12 +318,12 @@ async def open_browser(timeout: float = 90.0) -> AsyncIterator[Page]:
         with trio.fail_after(timeout):
             assert process.stderr is not None
             buffered = b""
-            while not (found := re.search(rb"DevTools listening on (ws://\S+)", buffered)):
+            while not (found := re.search(rb"DevTools listening on ws://127\.0\.0\.1:(\d+)/", buffered)):
                 chunk = await process.stderr.receive_some(4096)
                 if not chunk:
                     raise RuntimeError(f"chromium exited: {buffered.decode(errors='replace')[-2000:]}")
                 buffered += chunk
-            port = int(re.search(rb"127\.0\.0\.1:(\d+)", found.group(1)).group(1))  # type: ignore[union-attr]
+            port = int(found.group(1))
             targets = await trio.to_thread.run_sync(
                 lambda: httpx.get(f"http://127.0.0.1:{port}/json/list", trust_env=False, timeout=30).json()
             )

@@ -30,9 +30,11 @@ def capnp_eval(name: str, *flags: str) -> bytes:
 
 @functools.cache
 def load_pkgdef() -> dict[str, Any]:
-    return json.loads(capnp_eval("pkgdef", "-ojson"))  # type: ignore[no-any-return]
+    pkgdef: dict[str, Any] = json.loads(capnp_eval("pkgdef", "-ojson"))
+    return pkgdef
 
 
 def grain_command() -> dict[str, Any]:
     """What Sandstorm runs when a grain starts or continues (they are the same command)."""
-    return load_pkgdef()["manifest"]["continueCommand"]  # type: ignore[no-any-return]
+    command: dict[str, Any] = load_pkgdef()["manifest"]["continueCommand"]
+    return command

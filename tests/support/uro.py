@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,8 +26,8 @@ class UroServer:
     process: subprocess.Popen[bytes] | None = None
     clients: list[httpx.Client] = field(default_factory=list)
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        c = httpx.Client(base_url=self.base_url, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+    def client(self, **kwargs: Any) -> httpx.Client:
+        c = httpx.Client(base_url=self.base_url, timeout=30.0, **kwargs)
         self.clients.append(c)
         return c
 

@@ -10,9 +10,10 @@ T = TypeVar("T")
 
 
 def wait_until(
-    check: Callable[[], T], timeout: float = 60.0, what: str = "condition", poll: float = 0.1
+    check: Callable[[], T | None], timeout: float = 60.0, what: str = "condition", poll: float = 0.1
 ) -> T:
-    """Call ``check`` until it returns something truthy; return that, or raise TimeoutError."""
+    """Call ``check`` until it returns something truthy; return that, or raise TimeoutError.
+    (A check that has nothing to return yet may return None.)"""
     deadline = time.monotonic() + timeout
     while True:
         result = check()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ TEXT_FIELDS = {
 }
 
 
-def everywhere(text: str) -> dict:
+def everywhere(text: str) -> dict[str, Any]:
     """``text`` in every text field any route reads (a valid password length, so it is read)."""
     value = text + "-" * 8
     return {k: value if names is None else {n: value for n in names} for k, names in TEXT_FIELDS.items()}

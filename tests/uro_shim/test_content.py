@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -24,7 +25,7 @@ def scene(size: int = 300_000) -> bytes:
     return b"RSCC" + b"\r\n--UroFileUpload\r\n" + os.urandom(size)
 
 
-def avatar_fields(data: bytes, **extra: object) -> dict:
+def avatar_fields(data: bytes, **extra: object) -> dict[str, Any]:
     fields = {
         "name": "My avatar",
         "description": "Blue, with a hat",
@@ -157,7 +158,7 @@ def test_oversized_uploads_are_refused_while_streaming(
     big = {"filename": "a.scn", "content_type": "application/octet-stream", "data": scene(300_000)}
     body = compose_multipart_body({"avatar[name]": "x", "avatar[user_content_data]": big}, boundary)
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for i in range(0, len(body), 16384):
             yield body[i : i + 16384]
 

@@ -10,7 +10,7 @@ from tests.uro_shim.godot import compose_multipart_body, query_string_from_dict
 from uro_shim.errors import ApiError
 from uro_shim.forms import Fields, FormError, nest, parse_urlencoded
 from uro_shim.forwarded import client_address, host_and_port, public_url, relay_room_url
-from uro_shim.multipart import FieldPart, FileData, FileEnd, FileStart, MultipartReader
+from uro_shim.multipart import Event, FieldPart, FileData, FileEnd, FileStart, MultipartReader
 from uro_shim.shards import may_change, valid_rooms
 
 
@@ -80,14 +80,14 @@ def test_a_nul_anywhere_in_a_form_is_refused(before: str, after: str, in_key: bo
         parse_urlencoded(query_string_from_dict(payload).encode())
 
 
-def _read(body: bytes, boundary: str, step: int) -> list:
+def _read(body: bytes, boundary: str, step: int) -> list[Event]:
     reader = MultipartReader(boundary.encode())
     events = []
     for i in range(0, len(body), step):
         events += reader.feed(body[i : i + step])
     events += reader.close()
     # Merge file data chunks for comparison.
-    merged: list = []
+    merged: list[Event] = []
     for e in events:
         if isinstance(e, FileData) and merged and isinstance(merged[-1], FileData):
             merged[-1] = FileData(merged[-1].data + e.data)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,10 +25,11 @@ SHARD = {
 }
 
 
-def listed(client: GodotUro) -> list[dict]:
+def listed(client: GodotUro) -> list[dict[str, Any]]:
     response = client.shards()
     assert response.status_code == 200
-    return response.json()["data"]["shards"]
+    shards: list[dict[str, Any]] = response.json()["data"]["shards"]
+    return shards
 
 
 def test_create_list_heartbeat_and_delete_like_the_client(uro: UroServer, database_url: str) -> None:

@@ -46,7 +46,7 @@ class Shape:
         return f"{self.method} {self.path} {self.label} ({self.who})"
 
 
-REGISTRATION = {
+REGISTRATION: dict[str, Any] = {
     "apiKey": STOCK_CLIENT_SIGNUP_KEY,
     "user": {"username": "zed", "email": "zed@example.org", "password": PASSWORD},
 }
@@ -87,7 +87,7 @@ SHAPES = [
 
 def spoiled(body: dict[str, Any], target: tuple[str, ...], value: str) -> dict[str, Any]:
     """The body with ``value`` appended to the target field, so that nothing else is wrong with it."""
-    copy = json.loads(json.dumps(body))
+    copy: dict[str, Any] = json.loads(json.dumps(body))
     node = copy
     for part in target[:-1]:
         node = node.setdefault(part, {})
@@ -147,7 +147,8 @@ class Party:
         return self.http.request(shape.method, url, content=content, headers=headers)
 
     def body(self, shape: Shape) -> dict[str, Any]:
-        return json.loads(self.fill(json.dumps(shape.body)))
+        body: dict[str, Any] = json.loads(self.fill(json.dumps(shape.body)))
+        return body
 
 
 @pytest.fixture
@@ -172,13 +173,13 @@ def refusal(response: httpx.Response, shape: Shape, *, named: bool = True) -> st
 
 
 def test_a_lone_surrogate_in_any_json_text_field_is_a_400_naming_the_field(party: Party) -> None:
-    failures = []
+    found = []
     for shape in SHAPES:
         content = json.dumps(spoiled(party.body(shape), shape.target, SURROGATE)).encode()
         assert b"\\ud800" in content
         response = party.send(shape, content=content, content_type="application/json")
-        failures.append(refusal(response, shape))
-    failures = [f for f in failures if f]
+        found.append(refusal(response, shape))
+    failures = [f for f in found if f]
     assert not failures, f"{len(failures)} of {len(SHAPES)}:\n" + "\n".join(failures)
 
 
