@@ -5,16 +5,13 @@ Their HTML is in ``app.templates``; the data arrives later from the page API (``
 
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app import templates
 from app.access import host_login, no_access, viewer
 from app.services import services
-
-INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{8,128}")
+from common.invites import INVITE_CODE, invite_path
 
 
 def party_address(request: Request) -> str:
@@ -56,4 +53,4 @@ async def invitation(request: Request) -> Response:
     if services(request).cfg.mode != "standalone" or not INVITE_CODE.fullmatch(code):
         return templates.message("Not an invitation", "There is no invitation at this address.", 404)
     address = party_address(request)
-    return templates.invite(address, f"{address}/invite/{code}")
+    return templates.invite(address, address + invite_path(code))

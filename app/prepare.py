@@ -18,12 +18,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from common.config import LOOPBACK, Config, ConfigError
+from common.config import DEFAULT_MAX_UPLOAD_BYTES, LOOPBACK, Config, ConfigError
 from common.secretfiles import host_key, ticket_key
 
 SUPERVISOR_SOCKET = "supervisor.sock"
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
-DEFAULT_MAX_UPLOAD_BYTES = 200_000_000  # the API's own limit (uro-shim/COMPATIBILITY.md)
 UPLOAD_MARGIN = 1024 * 1024  # the front door lets the API refuse first, with its own message
 
 

@@ -26,6 +26,7 @@ from app.errors import API_PREFIX, SERVER_ERROR, http_error
 from app.headers import SECURITY_HEADERS, SecurityHeaders
 from app.services import Services
 from common.config import Config
+from common.invites import INVITE_PATH
 from common.lastresort import LastResort
 
 log = logging.getLogger("app")
@@ -38,7 +39,7 @@ ROUTES = [
     Route("/", pages.home),  # by who is asking: the dashboard, a redirect to /play, or no access
     Route("/host", pages.old_host_page),
     Route("/play", page_for_players(pages.play)),
-    Route("/invite/{code}", pages.invitation),
+    Route(INVITE_PATH + "{code}", pages.invitation),
     Route(downloads.DOWNLOAD_PATH, page_for_players(downloads.download)),
     Route(f"{API_PREFIX}/party", for_players(status.party)),
     Route(f"{API_PREFIX}/live", for_host(status.live)),

@@ -35,13 +35,13 @@ import trio
 
 from app import links
 from app.access import HOST_COOKIE
-from common.config import RELAY_PATH, Config
+from common.config import RELAY_PATH, STACK_PORTS, Config
 from common.identity import Identity, sign_ticket
 from common.secretfiles import ticket_key
 from relay.client import open_relay
 from relay.protocol import Rule
 from tests.support.net import free_port_block
-from tests.support.stack import STACK_PORTS, http_status, stack_env
+from tests.support.stack import http_status, stack_env
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]

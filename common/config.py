@@ -24,12 +24,17 @@ RELAY_ADMIN_OFFSET = 3  # relay stats and moderation; never routed by the front 
 APP_OFFSET = 4  # dashboard and player pages
 DB_OFFSET = 5  # CockroachDB or PostgreSQL SQL port
 DB_HTTP_OFFSET = 6  # CockroachDB console (loopback only)
+# How many consecutive ports one party server takes, from SOIREE_PORT up.
+STACK_PORTS = 1 + max(API_OFFSET, RELAY_OFFSET, RELAY_ADMIN_OFFSET, APP_OFFSET, DB_OFFSET, DB_HTTP_OFFSET)
 
 # The user CockroachDB's insecure mode uses; PostgreSQL gets the same, so one URL fits both.
 DB_SUPERUSER = "root"
 LOOPBACK = "127.0.0.1"  # /etc/hosts is hidden in a grain: never rely on "localhost"
 # The relay's WebSocket path, the same behind the front door (app/Caddyfile) and on the relay's port.
 RELAY_PATH = "/relay"
+# The API's largest multipart body unless SOIREE_MAX_UPLOAD_BYTES says otherwise: Uro's own limit
+# (uro-shim/COMPATIBILITY.md §Configuration). The front door's cap is derived from it (app/prepare.py).
+DEFAULT_MAX_UPLOAD_BYTES = 200_000_000
 
 
 class ConfigError(ValueError):

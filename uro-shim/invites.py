@@ -26,6 +26,7 @@ from uro_shim.services import services
 
 from common.db import fetch_row
 from common.identity import clean_name
+from common.invites import INVITE_CODE_MAX_LEN, invite_path, new_invite_code
 
 _SELECT = """SELECT i.id, i.code, i.label, i.created_at, i.revoked_at, u.id, u.display_name
     FROM uro_invites i LEFT JOIN uro_users u ON u.invite_id = i.id"""
@@ -41,7 +42,7 @@ def invite_json(row: tuple[Any, ...], request: Request) -> dict[str, Any]:
         "id": str(invite_id),
         "code": code,
         "label": label,
-        "link": public_url(request.headers, f"/invite/{code}", default_scheme=request.url.scheme),
+        "link": public_url(request.headers, invite_path(code), default_scheme=request.url.scheme),
         "created_at": _iso(created_at),
         "revoked": revoked_at is not None,
         "revoked_at": _iso(revoked_at),
@@ -62,7 +63,7 @@ async def create(request: Request) -> JSONResponse:
     svc = services(request)
     fields = Fields(await read_fields(request, svc.settings.config.tmp_dir), "invite")
     label = clean_name(fields.text("label", max_len=256) or "", fallback="")
-    code = secrets.token_urlsafe(18)
+    code = new_invite_code()
 
     async def insert(conn: psycopg.AsyncConnection) -> tuple[Any, ...]:
         await conn.execute("INSERT INTO uro_invites (code, label) VALUES (%s, %s)", (code, label))
@@ -109,7 +110,7 @@ async def redeem(request: Request) -> JSONResponse:
     _standalone_only(request)
     svc = services(request)
     fields = Fields(await read_fields(request, svc.settings.config.tmp_dir), "invite")
-    code = (fields.text("code", required=True, max_len=128) or "").strip()
+    code = (fields.text("code", required=True, max_len=INVITE_CODE_MAX_LEN) or "").strip()
     wanted = clean_name(fields.text("display_name", max_len=256) or "", fallback="")
 
     async def sign_in(conn: psycopg.AsyncConnection) -> tuple[accounts.Account, str, str]:

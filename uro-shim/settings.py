@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.config import Config, ConfigError
+from common.config import DEFAULT_MAX_UPLOAD_BYTES, Config, ConfigError
 
 # The signup key compiled into the stock V-Sekai client (godot_uro_helper.gd SIGNUP_API_KEY,
 # COMPATIBILITY.md §Client habits). It is public: it only tells "a stock client" from "anything else".
@@ -32,7 +32,7 @@ class Settings:
     config: Config
     access_ttl: float = 30 * 60.0  # seconds; the client renews every 600 s (COMPATIBILITY.md §Client habits)
     renewal_ttl: float = 30 * 24 * 3600.0
-    max_upload_bytes: int = 200_000_000  # Uro's Plug.Parsers limit (COMPATIBILITY.md §Configuration)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     signup_api_key: str = STOCK_CLIENT_SIGNUP_KEY  # "" closes registration
     bcrypt_rounds: int = 12
     player_uploads: frozenset[str] = frozenset({"avatars"})

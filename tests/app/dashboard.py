@@ -16,10 +16,10 @@ import httpx
 
 from app import links
 from app.database import build_template
-from common.config import Config
+from common.config import RELAY_PATH, STACK_PORTS, Config
 from tests.support.browser import Page
 from tests.support.net import free_port_block
-from tests.support.stack import ROOT, STACK_PORTS, Stack, http_status
+from tests.support.stack import ROOT, Stack, http_status
 from tests.support.waiting import wait_until
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "dashboard"
@@ -116,7 +116,7 @@ class StandaloneParty:
 
     @property
     def relay_url(self) -> str:
-        return self.url.replace("http://", "ws://") + "/relay"
+        return self.url.replace("http://", "ws://") + RELAY_PATH
 
     def redeem(self, invite_link: str, name: str | None = None) -> httpx.Response:
         """What the client does with an invite link: POST its code to the API."""

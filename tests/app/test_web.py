@@ -17,7 +17,7 @@ import pytest
 from app import links
 from app.access import HOST_COOKIE
 from app.web import STATIC_DIR, build_app
-from common.config import Config
+from common.config import STACK_PORTS, Config
 from tests.support.net import free_port_block
 from tests.support.stack import ROOT, http_status, stack_env
 from tests.support.waiting import wait_until
@@ -180,11 +180,11 @@ async def test_unknown_addresses_get_404s_of_the_right_kind(standalone: Config) 
 
 
 def test_app_program_serves_healthz_on_its_port(tmp_path: Path) -> None:
-    base = free_port_block(7)
+    base = free_port_block(STACK_PORTS)
     env = stack_env(tmp_path, base)
     program = subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=ROOT)
     try:
-        url = f"http://127.0.0.1:{base + 4}/healthz"
+        url = f"http://127.0.0.1:{Config.from_env(env).app_port}/healthz"
         wait_until(lambda: http_status(url) == 200, 60, "the app's /healthz")
         assert httpx.get(url, trust_env=False).json() == {"status": "ok"}
     finally:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.config import Config, ConfigError
+from common import config
+from common.config import STACK_PORTS, Config, ConfigError
 
 
 def test_defaults_follow_the_design() -> None:
@@ -22,6 +23,12 @@ def test_sandstorm_flag_selects_sandstorm_mode_and_ports_follow_the_base() -> No
     cfg = Config.from_env({"SANDSTORM": "1", "SOIREE_PORT": "9100", "SOIREE_VAR": "/x"})
     assert cfg.mode == "sandstorm" and cfg.relay_port == 9102
     assert cfg.uploads_dir.as_posix() == "/x/uploads"
+
+
+def test_a_stack_s_port_block_holds_every_offset() -> None:
+    offsets = {name: value for name, value in vars(config).items() if name.endswith("_OFFSET")}
+    assert "DB_HTTP_OFFSET" in offsets and all(0 < offset < STACK_PORTS for offset in offsets.values())
+    assert max(offsets.values()) + 1 == STACK_PORTS
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from common.identity import (
     sign_ticket,
     verify_ticket,
 )
-from common.secretfiles import load_secret
+from common.secretfiles import TICKET_KEY, load_secret
 
 KEY = b"k" * 32
 
@@ -91,7 +91,7 @@ def test_ticket_signed_with_another_key_is_refused() -> None:
 def test_load_secret_is_stable_and_race_free(tmp_path: Path) -> None:
     results: list[bytes] = []
     threads = [
-        threading.Thread(target=lambda: results.append(load_secret(tmp_path / "s", "ticket.key")))
+        threading.Thread(target=lambda: results.append(load_secret(tmp_path / "s", TICKET_KEY)))
         for _ in range(8)
     ]
     for t in threads:
@@ -99,5 +99,5 @@ def test_load_secret_is_stable_and_race_free(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(set(results)) == 1 and len(results[0]) == 32
-    assert load_secret(tmp_path / "s", "ticket.key") == results[0]
-    assert [p.name for p in (tmp_path / "s").iterdir()] == ["ticket.key"]  # no temp files left
+    assert load_secret(tmp_path / "s", TICKET_KEY) == results[0]
+    assert [p.name for p in (tmp_path / "s").iterdir()] == [TICKET_KEY]  # no temp files left

@@ -24,9 +24,9 @@ from app.database import (
     prepare_postgres_data,
     template_is_current,
 )
-from common.config import Config
+from common.config import STACK_PORTS, Config
 from tests.support.net import free_port_block
-from tests.support.stack import STACK_PORTS, answers_sql, stack_env
+from tests.support.stack import answers_sql, stack_env
 from tests.support.waiting import wait_until
 
 

@@ -23,9 +23,9 @@ from uro_shim.__main__ import KEEP_ALIVE
 from uro_shim.settings import STOCK_CLIENT_SIGNUP_KEY
 
 from app.prepare import prepare, program_environment
-from common.config import Config
+from common.config import STACK_PORTS, Config
 from tests.support.net import free_port_block, wait_for_port
-from tests.support.stack import ROOT, STACK_PORTS
+from tests.support.stack import ROOT
 from tests.support.upstream import Upstream
 from tests.support.uro import UroServer, server_env
 from tests.support.waiting import wait_until

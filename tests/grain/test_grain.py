@@ -13,6 +13,7 @@ import pytest
 import trio
 
 from common.identity import sandstorm_user_id
+from common.secretfiles import HOST_KEY
 from relay.client import open_relay
 from relay.protocol import Lifetime, Rule, Status
 from tests.support.bridge import tab_id_for_token
@@ -108,7 +109,7 @@ def test_sigkill_mid_traffic_then_continue_on_the_same_var(grain: Grain) -> None
     writer = threading.Thread(target=write_until_killed)
     writer.start()
     assert writing.wait(timeout=60)
-    host_key = (grain.var / "secrets" / "host.key").read_bytes()
+    host_key = (grain.var / "secrets" / HOST_KEY).read_bytes()
     grain.kill()  # mid-traffic
     writer.join(timeout=60)
     assert len(acknowledged) > 50
@@ -125,7 +126,7 @@ def test_sigkill_mid_traffic_then_continue_on_the_same_var(grain: Grain) -> None
     stored = grain.sandbox.in_network(read_back)
     assert stored[: len(acknowledged)] == acknowledged  # every acknowledged write survived
     assert stored == list(range(len(stored)))  # and nothing is torn or out of order
-    assert (grain.var / "secrets" / "host.key").read_bytes() == host_key
+    assert (grain.var / "secrets" / HOST_KEY).read_bytes() == host_key
     assert grain.get("/").status_code == 200
 
 

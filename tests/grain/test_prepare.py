@@ -11,6 +11,7 @@ import pytest
 
 from app.prepare import PrepareError, front_door_upload_limit, prepare, program_environment, supervisor_socket
 from common.config import Config
+from common.secretfiles import HOST_KEY, TICKET_KEY
 from tests.support.stack import ROOT, stack_env
 
 
@@ -20,10 +21,10 @@ def test_first_start_creates_the_layout_and_secrets(var_dir: Path) -> None:
     for name in ("run", "log", "tmp", "secrets", "uploads", "db", "caddy"):
         assert (cfg.var / name).is_dir(), name
     assert cfg.secrets_dir.stat().st_mode & 0o777 == 0o700
-    ticket, host = (cfg.secrets_dir / "ticket.key").read_bytes(), (cfg.secrets_dir / "host.key").read_bytes()
+    ticket, host = (cfg.secrets_dir / TICKET_KEY).read_bytes(), (cfg.secrets_dir / HOST_KEY).read_bytes()
     assert len(ticket) == 32 and len(host) == 32 and ticket != host
     prepare(cfg)  # every later start keeps the secrets
-    assert (cfg.secrets_dir / "ticket.key").read_bytes() == ticket
+    assert (cfg.secrets_dir / TICKET_KEY).read_bytes() == ticket
 
 
 def test_stale_files_from_a_sigkill_are_removed_and_data_is_kept(var_dir: Path) -> None:

@@ -17,11 +17,11 @@ import trio
 
 from app import links
 from app.local_run import session_processes
-from common.config import Config
+from common.config import STACK_PORTS, Config
 from relay.client import open_relay
 from relay.protocol import Rule, Status
 from tests.support.net import free_port_block
-from tests.support.stack import LAUNCHER, ROOT, STACK_PORTS, Stack, answers_sql, http_status
+from tests.support.stack import LAUNCHER, ROOT, Stack, answers_sql, http_status
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow

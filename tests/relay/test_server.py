@@ -8,7 +8,7 @@ import pytest
 import trio
 
 from common.identity import PERM_HOST, Identity, sign_ticket
-from common.secretfiles import load_secret
+from common.secretfiles import ticket_key
 from relay.protocol import (
     Close,
     Goodbye,
@@ -212,4 +212,4 @@ async def test_host_permission_travels_to_members(relay: RunningRelay) -> None:
     welcome = await host.hello()
     session = relay.server.core.sessions[welcome.member]
     assert session.permissions == 3 and PERM_HOST in session.identity.permissions
-    assert load_secret(relay.config.secrets_dir, "ticket.key")
+    assert ticket_key(relay.config)

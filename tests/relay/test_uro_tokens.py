@@ -12,7 +12,7 @@ import trio
 from uro_shim.settings import STOCK_CLIENT_SIGNUP_KEY
 
 from common.identity import host_key_text
-from common.secretfiles import load_secret
+from common.secretfiles import host_key
 from relay.client import open_relay
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient, Rejected, http_get
@@ -57,7 +57,7 @@ def player(uro: UroServer, name: str) -> GodotUro:
 
 def host(uro: UroServer) -> GodotUro:
     client = GodotUro(uro.client())
-    key = host_key_text(load_secret(uro.var / "secrets", "host.key"))
+    key = host_key_text(host_key(uro.config))
     client.keep_session(client.http.post("/api/v1/host/session", data={"key": key}))
     return client
 

@@ -37,9 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from common.config import STACK_PORTS
 from tests.support.net import free_port_block
 from tests.support.pkgdef import ROOT, grain_command
-from tests.support.stack import STACK_PORTS
 
 T = TypeVar("T")
 

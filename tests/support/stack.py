@@ -18,7 +18,6 @@ from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "launcher.sh"
-STACK_PORTS = 7  # front door + uro-shim, relay, relay admin, app, database, database console
 
 
 def stack_env(var: Path, port: int, **extra: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from common.config import STACK_PORTS, Config
 from tests.support.net import free_port, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,10 @@ class UroServer:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     clients: list[httpx.Client] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        return Config.from_env(self.env)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         c = httpx.Client(base_url=self.base_url, timeout=30.0, **kwargs)
@@ -77,7 +82,7 @@ class UroServer:
 
 
 def server_env(var: Path, database_url: str, **overrides: str) -> dict[str, str]:
-    base = free_port_block(7)
+    base = free_port_block(STACK_PORTS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOIREE_", "SANDSTORM"))}
     env.update(
         {

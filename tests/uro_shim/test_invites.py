@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common.invites import INVITE_CODE
 from tests.uro_shim.conftest import UroServer
 from tests.uro_shim.godot import GodotUro
 from tests.uro_shim.test_sessions import host_client, register
@@ -22,6 +23,7 @@ def test_invite_lifecycle(uro: UroServer) -> None:
     invite = created.json()["data"]["invite"]
     assert invite["label"] == "For Sam" and invite["revoked"] is False and invite["redeemed_by"] is None
     assert invite["link"] == f"http://party.example:8000/invite/{invite['code']}"
+    assert INVITE_CODE.fullmatch(invite["code"])  # the host's pages show this link
     secure = host.request("POST", "/invites", extra_headers={**headers, "X-Forwarded-Proto": "https"})
     assert secure.json()["data"]["invite"]["link"].startswith("https://party.example:8000/invite/")
 

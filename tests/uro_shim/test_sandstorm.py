@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from common.identity import PERM_HOST, PERM_PLAY, sandstorm_user_id, verify_ticket
-from common.secretfiles import load_secret
+from common.secretfiles import ticket_key
 from tests.uro_shim.conftest import UroServer
 from tests.uro_shim.godot import GodotUro
 from tests.uro_shim.test_content import avatar_fields, scene
@@ -79,14 +79,12 @@ def test_tickets_carry_the_sandstorm_identity(sandstorm_uro: UroServer) -> None:
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["relay_url"] == "/relay"  # Host: sandbox → root-relative
-    identity = verify_ticket(
-        load_secret(sandstorm_uro.var / "secrets", "ticket.key"), data["ticket"], now=time.time()
-    )
+    identity = verify_ticket(ticket_key(sandstorm_uro.config), data["ticket"], now=time.time())
     assert identity.user_id == sandstorm_user_id("tab:" + "c" * 32)
     assert identity.permissions == {PERM_PLAY} and identity.name == "Zoë"
     host = player(sandstorm_uro, "h" * 32, "host,play")
     ticket = host.request("POST", "/tickets").json()["data"]["ticket"]
-    key = load_secret(sandstorm_uro.var / "secrets", "ticket.key")
+    key = ticket_key(sandstorm_uro.config)
     assert verify_ticket(key, ticket, now=time.time()).permissions == {PERM_HOST, PERM_PLAY}
 
 

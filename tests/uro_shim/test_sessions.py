@@ -8,7 +8,7 @@ from collections.abc import Callable
 import psycopg
 
 from common.identity import PERM_HOST, PERM_PLAY, host_key_text, verify_ticket
-from common.secretfiles import load_secret
+from common.secretfiles import host_key, ticket_key
 from tests.uro_shim.conftest import UroServer
 from tests.uro_shim.godot import GodotUro
 from uro_shim.accounts import token_digest
@@ -25,7 +25,7 @@ def register(uro: UroServer, username: str = "alice", email: str = "alice@exampl
 
 
 def host_client(uro: UroServer) -> GodotUro:
-    key = host_key_text(load_secret(uro.var / "secrets", "host.key"))
+    key = host_key_text(host_key(uro.config))
     client = GodotUro(uro.client())
     client.keep_session(client.http.post("/api/v1/host/session", data={"key": key}))
     return client
@@ -181,7 +181,7 @@ def test_host_key_login_and_tickets(uro: UroServer) -> None:
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["expires_in"] == 60 and data["relay_url"] == "wss://party.example:8443/relay"
-    key = load_secret(uro.var / "secrets", "ticket.key")
+    key = ticket_key(uro.config)
     identity = verify_ticket(key, data["ticket"], now=time.time())
     assert identity.user_id == profile["user"]["id"] and identity.permissions == {PERM_HOST, PERM_PLAY}
 
