@@ -1,12 +1,14 @@
-"""One room: its members, its objects and their ownership rules. Free of I/O.
+"""One room: its members, its objects and their ownership rules, its game. Free of I/O.
 
 Every action appends encoded records to this tick's list, addressed to everyone, to everyone
-but one member, or to one member. ``flush`` then turns the list into WebSocket frames: one set
-of frames shared by every member that gets the same bytes (the common case), and frames of
-their own for the few members that differ this tick (a joiner, a member with answers or a
-focus). A newer STATE of an object replaces the older one still waiting in the list
-(coalescing), and any change of owner, master or rule first pushes the object's latest state to
-everyone, so that no member sees a state after a change it predates.
+but one member, to one member, or (a game packet) to the game peers it names. ``flush`` then
+turns the list into WebSocket frames: one set of frames shared by every member that gets the
+same bytes (the common case: members outside the game, and game peers that get the same
+packets), and frames of their own for the few members that differ this tick (a joiner, a member
+with answers or a focus). A newer STATE of an object replaces the older one still waiting in
+the list (coalescing), and any change of owner, master or rule first pushes the object's latest
+state to everyone, so that no member sees a state after a change it predates. Packets travel in
+the same list, so they keep their place among the room's other records (PROTOCOL.md §8).
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from dataclasses import dataclass, replace
 from relay.interest import Cell, Interest
 from relay.protocol import (
     HEADER_SIZE,
+    PACKET_EXCEPT,
+    PACKET_MODE_MASK,
+    PACKET_MORE,
+    PACKET_RELIABLE,
+    PACKET_TYPE,
     Ask,
     AskCancelled,
     Despawned,
     DespawnReason,
     EventFrom,
+    GamePeer,
+    GameRole,
     LeaveReason,
     Left,
     Lifetime,
@@ -44,12 +53,18 @@ from relay.protocol import (
     Status,
     Synced,
     pack_messages,
+    packet_from_record,
     state_record,
 )
 from relay.session import Session
 from relay.settings import Settings
 
 EVERYONE = 0  # a target: every member; a member id: that member alone; -member id: all but it
+PACKETS = 1 << 32  # a target beyond every member id: the receivers its entry in _packets names
+
+# What identifies an unreliable packet that a newer one replaces: sender, lane, channel, flags
+# and targets as sent.
+LaneKey = tuple[int, int, int, int, tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -169,12 +184,25 @@ class Room:
         self._targeted: dict[int, Session] = {}  # the members that _alone names
         self._excluded: set[int] = set()  # members some record is for everyone but
         self._refused: set[tuple[int, int]] = set()  # (member id, object id) refused this tick
+        # This tick's packets: (index in _records, receivers, whether a backed-up receiver skips
+        # it), the index of each waiting unreliable packet by its lane, and the packet notices sent.
+        self._packets: list[tuple[int, tuple[int, ...], bool]] = []
+        self._lane_at: dict[LaneKey, int] = {}
+        self._noticed: set[tuple[int, Status]] = set()
+        # The game: each member's role (members with none are left out) and the host.
+        self.roles: dict[int, GameRole] = {}
+        self.host = 0
+        self._chains: dict[int, tuple[int, ...]] = {}  # sender -> receivers of its fragmented packet
         self._persist_dirty: set[int] = set()  # persistent objects changed since the last save
         self._persist_gone: set[int] = set()  # ids whose saved rows must go
         # counters for the stats endpoint
         self.updates = 0
         self.refused = 0
         self.coalesced = 0
+        self.packets_in = 0
+        self.packets_out = 0  # PACKET_FROM records handed to receivers
+        self.packets_coalesced = 0
+        self.packets_dropped = 0  # unreliable packets a backed-up receiver skipped
 
     # --- emitting -------------------------------------------------------------------------
 
@@ -236,6 +264,8 @@ class Room:
         self._to(session, Snapshot(self.handle, len(self.members), len(self.objects), self.name).encode())
         for m in self.members.values():
             self._to(session, self._member_record(m.session))
+        for sid, role in self.roles.items():
+            self._to(session, GamePeer(self.handle, sid, role).encode())
         for oid in sorted(self.objects):
             self._to(session, self._object_record(self.objects[oid]))
         self._to(session, Synced(self.handle).encode())
@@ -336,6 +366,7 @@ class Room:
 
     def leave(self, session: Session, reason: LeaveReason, now: float, req: int | None = None) -> None:
         sid = session.id
+        self._end_role(sid)  # GAME_PEER before MEMBER_LEFT
         del self.members[sid]
         session.left(self)
         self._member_recs.pop(sid, None)
@@ -363,7 +394,9 @@ class Room:
         self._to(session, Left(self.handle, reason).encode())
 
     def disconnected(self, session: Session) -> None:
-        """The member's connection dropped; it is in its grace window. Nobody can ask it now."""
+        """The member's connection dropped; it is in its grace window. Nobody can ask it now, and
+        it is out of the game at once: packets sent to it meanwhile would be lost."""
+        self._end_role(session.id)
         for ask in list(self.asks.values()):
             obj = self.objects.get(ask.obj)
             if obj is not None and obj.master == session.id:
@@ -587,6 +620,92 @@ class Room:
             if m is not None:
                 self._to(m.session, rec)
 
+    # --- the game (protocol version 2) ---------------------------------------------------------
+
+    def game(self, session: Session, req: int, role: GameRole) -> None:
+        sid = session.id
+        if role == self.roles.get(sid, GameRole.NONE):
+            self.result(session, req, Status.OK)
+        elif role == GameRole.HOST and self.host:
+            self.result(session, req, Status.HOST_TAKEN)
+        else:
+            self._set_role(sid, role)
+            self.result(session, req, Status.OK)
+
+    def _set_role(self, sid: int, role: GameRole) -> None:
+        if role == GameRole.NONE:
+            del self.roles[sid]
+            self._chains.pop(sid, None)
+        else:
+            self.roles[sid] = role
+        if role == GameRole.HOST:
+            self.host = sid
+        elif self.host == sid:
+            self.host = 0
+        self._emit(GamePeer(self.handle, sid, role).encode())
+
+    def _end_role(self, sid: int) -> None:
+        if sid in self.roles:
+            self._set_role(sid, GameRole.NONE)
+
+    def leave_game(self, session: Session) -> None:
+        """The member's role ends (a session resumed on a new connection starts outside the game)."""
+        self._end_role(session.id)
+
+    def carries(self, session: Session) -> bool:
+        """The member's next packet continues a fragmented one: it must not be dropped."""
+        return session.id in self._chains
+
+    def packet_notice(self, session: Session, status: Status) -> None:
+        """A PACKET was not carried out: at most one notice per member, status and tick."""
+        key = (session.id, status)
+        if key not in self._noticed:
+            self._noticed.add(key)
+            self.notice(session, status, PACKET_TYPE)
+
+    def packet(
+        self, session: Session, flags: int, channel: int, lane: int, targets: tuple[int, ...], payload: bytes
+    ) -> None:
+        """A PACKET from a member: to the game peers it names, stamped with its sender."""
+        sid = session.id
+        roles = self.roles
+        if sid not in roles:
+            self.packet_notice(session, Status.NOT_IN_GAME)
+            return
+        self.packets_in += 1
+        chain = self._chains.get(sid)
+        if chain is not None:  # the rest of a fragmented packet goes where its start went
+            receivers = tuple(m for m in chain if m in roles)
+        elif not targets:
+            receivers = tuple(m for m in roles if m != sid)
+        elif flags & PACKET_EXCEPT:
+            left_out = {*targets, sid}
+            receivers = tuple(m for m in roles if m not in left_out)
+        else:
+            receivers = tuple(m for m in dict.fromkeys(targets) if m != sid and m in roles)
+        more = flags & PACKET_MORE
+        if more and chain is None:
+            self._chains[sid] = receivers
+        elif not more and chain is not None:
+            del self._chains[sid]
+        if not receivers:
+            return
+        # Fragments (and the end of a fragmented packet) are delivered as reliable ones.
+        unreliable = flags & PACKET_MODE_MASK != PACKET_RELIABLE and not more and chain is None
+        records = self._records
+        i = len(records)
+        if lane and unreliable:
+            key = (sid, lane, channel, flags, targets)
+            older = self._lane_at.get(key)
+            if older is not None:  # the newer one goes at the end, never earlier than what came before it
+                records[older] = None
+                self.packets_coalesced += 1
+            self._lane_at[key] = i
+        records.append(packet_from_record(self.handle, sid, flags & ~PACKET_EXCEPT, channel, payload))
+        self._targets.append(PACKETS)
+        self._deferrable.append(False)
+        self._packets.append((i, receivers, unreliable))
+
     def reset(self) -> None:
         """The host clears the room: every object goes, persistent ones included."""
         for obj in list(self.objects.values()):
@@ -640,18 +759,24 @@ class Room:
         frames = [self.wrap(m) for m in pack_messages(records, self.settings.max_message)]
         return frames, sum(len(f) for f in frames)
 
-    def _records_for(self, m: Member, shared: list[int]) -> list[bytes]:
+    def _records_for(self, m: Member, shared: list[int], packets: list[int]) -> list[bytes]:
         """This tick's records for one member whose frames differ from the others'.
 
-        ``shared`` holds the indices of records addressed to everyone (or everyone but one);
-        merged in order with the member's own records, this costs O(shared + own), whatever
-        others were sent (a tick where hundreds join carries hundreds of snapshots).
+        ``shared`` holds the indices of records addressed to everyone (or everyone but one),
+        ``packets`` those of the packets the member receives; merged in order with the member's
+        own records, this costs O(shared + own), whatever others were sent (a tick where
+        hundreds join carries hundreds of snapshots).
         """
         sid = m.session.id
         focused = m.focus_cell is not None
         records, targets, deferrable = self._records, self._targets, self._deferrable
+        start = m.start
         out: list[bytes] = []
-        for i in heapq.merge(shared[bisect.bisect_left(shared, m.start) :], self._alone.get(sid, ())):
+        for i in heapq.merge(
+            shared[bisect.bisect_left(shared, start) :],
+            self._alone.get(sid, ()),
+            packets[bisect.bisect_left(packets, start) :] if start else packets,
+        ):
             r = records[i]
             if r is None:
                 continue
@@ -669,6 +794,43 @@ class Room:
         records = self._records
         return [r for i in self._alone.get(sid, ()) if (r := records[i]) is not None]
 
+    def _deliveries(self) -> dict[int, list[int]]:
+        """member id -> the indices of this tick's packets it receives, in order.
+
+        A receiver that is not connected, or lags, gets none (its role has ended or is about to);
+        one with more than ``unreliable_backlog`` bytes waiting skips the unreliable ones.
+        """
+        backlog = self.settings.unreliable_backlog
+        members, records = self.members, self._records
+        takes: dict[int, int] = {}  # member id -> 0 nothing, 1 reliable packets only, 2 every packet
+        got: dict[int, list[int]] = {}
+        out = dropped = 0
+        for i, receivers, skippable in self._packets:
+            if records[i] is None:  # replaced by a newer one
+                continue
+            for sid in receivers:
+                take = takes.get(sid)
+                if take is None:
+                    m = members.get(sid)
+                    conn = m.session.conn if m is not None else None
+                    if conn is None or conn.lagging_since is not None:
+                        take = 0
+                    else:
+                        take = 1 if conn.queued_bytes > backlog else 2
+                    takes[sid] = take
+                if take == 2 or (take == 1 and not skippable):
+                    mine = got.get(sid)
+                    if mine is None:
+                        got[sid] = [i]
+                    else:
+                        mine.append(i)
+                    out += 1
+                elif take == 1:
+                    dropped += 1
+        self.packets_out += out
+        self.packets_dropped += dropped
+        return got
+
     def flush(self) -> None:
         """Hand this tick's records to the members' sessions."""
         held_limit = self.settings.held_limit
@@ -677,9 +839,18 @@ class Room:
         shared_at: list[int] | None = None  # indices of records for everyone, once needed
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
         ordered: list[bytes] | None = None
+        got = self._deliveries() if self._packets else None
+        by_packets: dict[tuple[int, ...], tuple[list[bytes], int]] = {}
         for sid, m in self.members.items():
             session = m.session
-            if m.start or m.owing or sid in self._targeted or sid in self._excluded:
+            mine = got.get(sid) if got is not None else None
+            if (
+                m.start
+                or m.owing
+                or sid in self._targeted
+                or sid in self._excluded
+                or (mine is not None and m.focus_cell is not None)
+            ):
                 if not session.connected:
                     continue  # in its grace window: a resume brings a fresh snapshot
                 if session.lagging:
@@ -688,7 +859,19 @@ class Room:
                     continue
                 if shared_at is None:
                     shared_at = [i for i, t in enumerate(targets) if t <= 0]
-                frames = self._frames(self._records_for(m, shared_at))
+                frames = self._frames(self._records_for(m, shared_at, mine or []))
+            elif mine is not None:
+                # Game peers that get the same packets share their frames too.
+                key = tuple(mine)
+                cached = by_packets.get(key)
+                if cached is None:
+                    if shared_at is None:
+                        shared_at = [i for i, t in enumerate(targets) if t <= 0]
+                    cached = self._frames(
+                        [r for i in heapq.merge(shared_at, mine) if (r := records[i]) is not None]
+                    )
+                    by_packets[key] = cached
+                frames = cached
             elif m.focus_cell is None:
                 if not records:
                     continue
@@ -724,6 +907,9 @@ class Room:
         self._alone.clear()
         self._excluded.clear()
         self._refused.clear()
+        if self._packets:
+            self._packets, self._lane_at = [], {}
+        self._noticed.clear()
         for m in self.members.values():
             m.start = 0
         self.interest.end_tick()

@@ -142,7 +142,7 @@ def test_version_2_records_are_refused_on_a_version_1_session() -> None:
         with pytest.raises(p.ProtocolError, match=f"{name} needs protocol version 2"):
             p.decode_client_message(data)
         assert p.decode_client_message(data, version=2) == [p.Ping(1), rec]
-    assert p.SUPPORTED_VERSIONS == (1, 1)  # the relay does not speak version 2 yet
+    assert p.SUPPORTED_VERSIONS == (1, 2)
 
 
 def test_a_version_1_session_sending_a_packet_is_closed_with_4000() -> None:
