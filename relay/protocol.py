@@ -19,8 +19,7 @@ from typing import Any, ClassVar, TypeVar, dataclass_transform
 from common.identity import PERM_HOST, PERM_PLAY
 
 SUPPORTED_VERSIONS = (1, 2)  # lowest, highest
-PROTOCOL_VERSION = SUPPORTED_VERSIONS[1]  # the newest, which the SDK offers
-GAME_VERSION = 2  # the version that brought game roles and packets (section 8)
+GAME_VERSION = 2  # the version that brought game roles and packets (section 15)
 MAX_MESSAGE = 65535  # Godot 4's WebSocketPeer refuses larger messages by default
 ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # section 4.1
 TOKEN_SIZE = 16

@@ -8,7 +8,7 @@ packets), and frames of their own for the few members that differ this tick (a j
 with answers or a focus). A newer STATE of an object replaces the older one still waiting in
 the list (coalescing), and any change of owner, master or rule first pushes the object's latest
 state to everyone, so that no member sees a state after a change it predates. Packets travel in
-the same list, so they keep their place among the room's other records (PROTOCOL.md §8).
+the same list, so they keep their place among the room's other records (PROTOCOL.md §8, §15.4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Protocol version 2 through the I/O-free core: game roles and packets (PROTOCOL.md §8)."""
+"""Protocol version 2 through the I/O-free core: game roles and packets (PROTOCOL.md §15)."""
 
 from __future__ import annotations
 
