@@ -62,6 +62,12 @@ from relay.settings import Settings
 EVERYONE = 0  # a target: every member; a member id: that member alone; -member id: all but it
 PACKETS = 1 << 32  # a target beyond every member id: the receivers its entry in _packets names
 
+# Who receives one packet: ``(members, None)``: those members; ``(members, among)``: every member
+# of ``among`` (the game peers when it was sent) but ``members``, which is what a packet to most
+# game peers is, so that a tick where everyone sends to everyone costs per exception, not per
+# delivery.
+Audience = tuple[frozenset[int], frozenset[int] | None]
+
 # What identifies an unreliable packet that a newer one replaces: sender, lane, channel, flags
 # and targets as sent.
 LaneKey = tuple[int, int, int, int, tuple[int, ...]]
@@ -138,6 +144,23 @@ class PendingAsk:
         self.deadline = deadline
 
 
+class _PacketPlan:
+    """This tick's packets as differences: ``full`` the packets that go to every game peer in
+    ``peers`` but a few, ``missing`` those few per member, ``extra`` the packets that go to a
+    few members only. Frames built from it are kept by difference (``frames``)."""
+
+    __slots__ = ("base", "extra", "frames", "full", "involved", "missing", "peers")
+
+    def __init__(self) -> None:
+        self.full: list[int] = []
+        self.missing: dict[int, list[int]] = {}
+        self.extra: dict[int, list[int]] = {}
+        self.peers: frozenset[int] | None = None
+        self.involved: set[int] | frozenset[int] = frozenset()
+        self.base: tuple[list[int], list[bytes]] | None = None  # shared records and ``full``
+        self.frames: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[bytes], int]] = {}
+
+
 class Member:
     __slots__ = ("focus", "focus_cell", "owed_from", "owing", "session", "start")
 
@@ -184,15 +207,16 @@ class Room:
         self._targeted: dict[int, Session] = {}  # the members that _alone names
         self._excluded: set[int] = set()  # members some record is for everyone but
         self._refused: set[tuple[int, int]] = set()  # (member id, object id) refused this tick
-        # This tick's packets: (index in _records, receivers, whether a backed-up receiver skips
+        # This tick's packets: (index in _records, audience, whether a backed-up receiver skips
         # it), the index of each waiting unreliable packet by its lane, and the packet notices sent.
-        self._packets: list[tuple[int, tuple[int, ...], bool]] = []
+        self._packets: list[tuple[int, Audience, bool]] = []
         self._lane_at: dict[LaneKey, int] = {}
         self._noticed: set[tuple[int, Status]] = set()
         # The game: each member's role (members with none are left out) and the host.
         self.roles: dict[int, GameRole] = {}
         self.host = 0
-        self._chains: dict[int, tuple[int, ...]] = {}  # sender -> receivers of its fragmented packet
+        self._peers: frozenset[int] | None = None  # the members with a role, until one changes
+        self._chains: dict[int, frozenset[int]] = {}  # sender -> receivers of its fragmented packet
         self._persist_dirty: set[int] = set()  # persistent objects changed since the last save
         self._persist_gone: set[int] = set()  # ids whose saved rows must go
         # counters for the stats endpoint
@@ -633,6 +657,7 @@ class Room:
             self.result(session, req, Status.OK)
 
     def _set_role(self, sid: int, role: GameRole) -> None:
+        self._peers = None
         if role == GameRole.NONE:
             del self.roles[sid]
             self._chains.pop(sid, None)
@@ -673,22 +698,26 @@ class Room:
             self.packet_notice(session, Status.NOT_IN_GAME)
             return
         self.packets_in += 1
+        peers = self._peers
+        if peers is None:
+            peers = self._peers = frozenset(roles)
         chain = self._chains.get(sid)
+        # Either the receivers or (cheaper for a packet to most game peers) who is left out.
+        receivers: frozenset[int] | None = None
+        left_out: frozenset[int] | None = None
         if chain is not None:  # the rest of a fragmented packet goes where its start went
-            receivers = tuple(m for m in chain if m in roles)
-        elif not targets:
-            receivers = tuple(m for m in roles if m != sid)
-        elif flags & PACKET_EXCEPT:
-            left_out = {*targets, sid}
-            receivers = tuple(m for m in roles if m not in left_out)
+            receivers = peers.intersection(chain)
+        elif targets and not flags & PACKET_EXCEPT:
+            receivers = peers.intersection(targets).difference((sid,))
         else:
-            receivers = tuple(m for m in dict.fromkeys(targets) if m != sid and m in roles)
+            left_out = peers.intersection(targets).union((sid,)) if targets else frozenset((sid,))
+        count = len(receivers) if receivers is not None else len(peers) - len(left_out or ())
         more = flags & PACKET_MORE
         if more and chain is None:
-            self._chains[sid] = receivers
+            self._chains[sid] = receivers if receivers is not None else peers.difference(left_out or ())
         elif not more and chain is not None:
             del self._chains[sid]
-        if not receivers:
+        if not count:
             return
         # Fragments (and the end of a fragmented packet) are delivered as reliable ones.
         unreliable = flags & PACKET_MODE_MASK != PACKET_RELIABLE and not more and chain is None
@@ -704,7 +733,10 @@ class Room:
         records.append(packet_from_record(self.handle, sid, flags & ~PACKET_EXCEPT, channel, payload))
         self._targets.append(PACKETS)
         self._deferrable.append(False)
-        self._packets.append((i, receivers, unreliable))
+        if receivers is not None and 2 * count > len(peers):
+            left_out = peers - receivers
+        audience: Audience = (left_out, peers) if left_out is not None else (receivers or frozenset(), None)
+        self._packets.append((i, audience, unreliable))
 
     def reset(self) -> None:
         """The host clears the room: every object goes, persistent ones included."""
@@ -794,42 +826,100 @@ class Room:
         records = self._records
         return [r for i in self._alone.get(sid, ()) if (r := records[i]) is not None]
 
-    def _deliveries(self) -> dict[int, list[int]]:
-        """member id -> the indices of this tick's packets it receives, in order.
+    def _packets_for(self, sid: int, backed_up: bool) -> list[int]:
+        """The indices of this tick's packets one member receives, in order (the general way,
+        for the few members whose frames are their own anyway). A member with more than
+        ``unreliable_backlog`` bytes waiting skips the unreliable ones."""
+        records = self._records
+        got: list[int] = []
+        skipped = 0
+        for i, (members, among), skippable in self._packets:
+            if records[i] is None or not (
+                sid in members if among is None else sid in among and sid not in members
+            ):
+                continue
+            if backed_up and skippable:
+                skipped += 1
+            else:
+                got.append(i)
+        self.packets_out += len(got)
+        self.packets_dropped += skipped
+        return got
 
-        A receiver that is not connected, or lags, gets none (its role has ended or is about to);
-        one with more than ``unreliable_backlog`` bytes waiting skips the unreliable ones.
-        """
-        backlog = self.settings.unreliable_backlog
-        members, records = self.members, self._records
-        takes: dict[int, int] = {}  # member id -> 0 nothing, 1 reliable packets only, 2 every packet
-        got: dict[int, list[int]] = {}
-        out = dropped = 0
-        for i, receivers, skippable in self._packets:
+    def _plan_packets(self) -> _PacketPlan:
+        """Who gets which of this tick's packets, as differences from the common case."""
+        records = self._records
+        plan = _PacketPlan()
+        snapshots: list[tuple[int, frozenset[int]]] = []
+        several = False
+        for i, (members, among), _skippable in self._packets:
             if records[i] is None:  # replaced by a newer one
                 continue
-            for sid in receivers:
-                take = takes.get(sid)
-                if take is None:
-                    m = members.get(sid)
-                    conn = m.session.conn if m is not None else None
-                    if conn is None or conn.lagging_since is not None:
-                        take = 0
-                    else:
-                        take = 1 if conn.queued_bytes > backlog else 2
-                    takes[sid] = take
-                if take == 2 or (take == 1 and not skippable):
-                    mine = got.get(sid)
-                    if mine is None:
-                        got[sid] = [i]
-                    else:
-                        mine.append(i)
-                    out += 1
-                elif take == 1:
-                    dropped += 1
-        self.packets_out += out
-        self.packets_dropped += dropped
-        return got
+            if among is None:
+                for sid in members:
+                    plan.extra.setdefault(sid, []).append(i)
+                continue
+            plan.full.append(i)
+            for sid in members:
+                plan.missing.setdefault(sid, []).append(i)
+            if plan.peers is None:
+                plan.peers = among
+            elif among is not plan.peers:
+                several = True
+            snapshots.append((i, among))
+        if several:  # roles changed within the tick: nobody gets a packet from before its role
+            peers = frozenset().union(*(among for _, among in snapshots))
+            for i, among in snapshots:
+                for sid in peers - among:
+                    plan.missing.setdefault(sid, []).append(i)
+            for missed in plan.missing.values():
+                missed.sort()
+            plan.peers = peers
+        plan.involved = plan.extra.keys() | (plan.peers or ())
+        return plan
+
+    def _planned_frames(self, plan: _PacketPlan, sid: int, shared: list[int]) -> tuple[list[bytes], int]:
+        """The frames of a game peer that is like the others but for its packets: the records
+        everyone in the game gets, minus the packets it misses, plus those for it alone. Peers
+        with the same differences share the frames."""
+        missing, extra = plan.missing.get(sid, ()), plan.extra.get(sid, ())
+        self.packets_out += len(plan.full) - len(missing) + len(extra)
+        key = (tuple(missing), tuple(extra))
+        frames = plan.frames.get(key)
+        if frames is not None:
+            return frames
+        records = self._records
+        if plan.base is None:
+            base: list[int] = []
+            base_records: list[bytes] = []
+            for i in heapq.merge(shared, plan.full):
+                r = records[i]
+                if r is not None:
+                    base.append(i)
+                    base_records.append(r)
+            plan.base = (base, base_records)
+        base, base_records = plan.base
+        if not missing and not extra:
+            out = base_records
+        else:  # splice the base: C-level slices, Python work only per difference
+            edits = sorted(
+                [(bisect.bisect_left(base, i), 1, i) for i in missing]
+                + [(bisect.bisect_left(base, i), 0, i) for i in extra]
+            )
+            out = []
+            at = 0
+            for p, remove, i in edits:
+                if p > at:
+                    out += base_records[at:p]
+                    at = p
+                r = records[i]
+                if remove:
+                    at = p + 1
+                elif r is not None:  # extras are live records
+                    out.append(r)
+            out += base_records[at:]
+        frames = plan.frames[key] = self._frames(out)
+        return frames
 
     def flush(self) -> None:
         """Hand this tick's records to the members' sessions."""
@@ -839,18 +929,13 @@ class Room:
         shared_at: list[int] | None = None  # indices of records for everyone, once needed
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
         ordered: list[bytes] | None = None
-        got = self._deliveries() if self._packets else None
-        by_packets: dict[tuple[int, ...], tuple[list[bytes], int]] = {}
+        plan = self._plan_packets() if self._packets else None
+        backlog = self.settings.unreliable_backlog
         for sid, m in self.members.items():
             session = m.session
-            mine = got.get(sid) if got is not None else None
-            if (
-                m.start
-                or m.owing
-                or sid in self._targeted
-                or sid in self._excluded
-                or (mine is not None and m.focus_cell is not None)
-            ):
+            involved = plan is not None and sid in plan.involved
+            special = m.start or m.owing or sid in self._targeted or sid in self._excluded
+            if special or involved:
                 if not session.connected:
                     continue  # in its grace window: a resume brings a fresh snapshot
                 if session.lagging:
@@ -859,19 +944,13 @@ class Room:
                     continue
                 if shared_at is None:
                     shared_at = [i for i, t in enumerate(targets) if t <= 0]
-                frames = self._frames(self._records_for(m, shared_at, mine or []))
-            elif mine is not None:
-                # Game peers that get the same packets share their frames too.
-                key = tuple(mine)
-                cached = by_packets.get(key)
-                if cached is None:
-                    if shared_at is None:
-                        shared_at = [i for i, t in enumerate(targets) if t <= 0]
-                    cached = self._frames(
-                        [r for i in heapq.merge(shared_at, mine) if (r := records[i]) is not None]
-                    )
-                    by_packets[key] = cached
-                frames = cached
+                backed_up = involved and session.conn is not None and session.conn.queued_bytes > backlog
+                if plan is None or not involved:
+                    frames = self._frames(self._records_for(m, shared_at, []))
+                elif special or backed_up or m.focus_cell is not None or sid not in (plan.peers or ()):
+                    frames = self._frames(self._records_for(m, shared_at, self._packets_for(sid, backed_up)))
+                else:
+                    frames = self._planned_frames(plan, sid, shared_at)
             elif m.focus_cell is None:
                 if not records:
                     continue

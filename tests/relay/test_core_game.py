@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from relay.protocol import (
@@ -526,3 +528,45 @@ def test_join_game_and_packets_in_one_message() -> None:
     assert payloads(b) == [b"hi"]
     assert b.views[ROOM].anomalies == [] and a.member in b.views[ROOM].game_roles
     assert isinstance(a.records[0], Welcome) and a.records[0].version == GAME_VERSION
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_frames_built_by_difference_equal_the_general_way(seed: int) -> None:
+    """Game peers that are like the others but for their packets get frames spliced from one
+    base (shared by difference); members whose frames are their own anyway get theirs merged
+    record by record. Both must give every member the same records."""
+    rnd = random.Random(seed)
+    sim = Sim()
+    peers = [sim.player(f"p{i}", GameRole.HOST if i == 0 else GameRole.PEER) for i in range(6)]
+    outsider = sim.client("outsider", version=GAME_VERSION)
+    outsider.join()
+    sim.tick()
+    ball = peers[0].call(Spawn, ROOM, Rule.ALLOW, Lifetime.WITH_MASTER, None, b"").value
+    for c in (*peers, outsider):
+        c.read()
+    for n in range(40):
+        c = rnd.choice(peers)
+        kind = rnd.random()
+        if kind < 0.03:
+            c.send(Game(c.req(), ROOM, rnd.choice([GameRole.NONE, GameRole.PEER])))
+        elif kind < 0.06:
+            c.send(Request(c.req(), ROOM, ball))
+        else:
+            chosen = tuple(x.member for x in rnd.sample(peers, rnd.randint(0, 5)))
+            flags = rnd.choice([PACKET_RELIABLE, PACKET_UNRELIABLE]) | rnd.choice([0, PACKET_EXCEPT])
+            lane = rnd.choice([0, 1]) if flags & PACKET_UNRELIABLE else 0
+            c.send(Packet(ROOM, flags, 0, lane, chosen, b"%d" % n))
+    room = sim.core.rooms["lobby"]
+    plan = room._plan_packets()
+    shared = [i for i, t in enumerate(room._targets) if t <= 0]
+    checked = 0
+    for sid, m in room.members.items():
+        if sid not in plan.involved or plan.peers is None or sid not in plan.peers:
+            continue
+        if sid in room._targeted or sid in room._excluded or m.start or m.focus_cell is not None:
+            continue  # with records of its own: always the general way
+        spliced = room._planned_frames(plan, sid, shared)
+        general = room._frames(room._records_for(m, shared, room._packets_for(sid, False)))
+        assert spliced[0] == general[0], sid
+        checked += 1
+    assert checked >= 1
