@@ -244,7 +244,8 @@ class RelayCore:
             self.counters.packets_out += room.packets_out
             self.counters.packets_coalesced += room.packets_coalesced
             self.counters.packets_dropped += room.packets_dropped
-        self._noticed.clear()
+        if self._noticed:
+            self._noticed.clear()
         if now - self._last_sample >= 1.0:
             self._last_sample = now
             self.rates.sample(now, self.totals())
@@ -481,7 +482,7 @@ class RelayCore:
         if size > limit:
             raise ProtocolError(f"a packet's payload is at most {limit} bytes (one PACKET_FROM)")
         before = max(billed, 0)
-        cost = (billed < 0) + (before + size) // 1024 - before // 1024
+        cost = int(billed < 0) + (before + size) // 1024 - before // 1024
         room = session.rooms.get(room_h)
         owe = (
             flags & PACKET_MODE_MASK == PACKET_RELIABLE

@@ -807,8 +807,8 @@ def state_record(update_body: bytes) -> bytes:
 
 _PACKET_HEAD = struct.Struct("<HBBHB")  # room, flags, channel, lane, target count
 _PACKET_FROM_HEAD = struct.Struct("<BHHIBB")  # record header, room, from, flags, channel
-PACKET_TYPE = 0x31
-PACKET_FROM_TYPE = 0xB1
+PACKET_TYPE = Packet.TYPE
+PACKET_FROM_TYPE = PacketFrom.TYPE
 PACKET_FROM_OVERHEAD = _PACKET_FROM_HEAD.size  # a PACKET_FROM record is this plus its payload
 _TARGET_STRUCTS = [struct.Struct(f"<{n}I") for n in range(256)]
 
@@ -831,9 +831,9 @@ def parse_packet(body: bytes) -> tuple[int, int, int, int, tuple[int, ...], int]
 
 def packet_from_record(room: int, sender: int, flags: int, channel: int, payload: bytes) -> bytes:
     """The PACKET_FROM record receivers get (``flags`` without EXCEPT); the payload must fit a
-    record (at most 65535 - 8 bytes)."""
-    head = _PACKET_FROM_HEAD.pack(PACKET_FROM_TYPE, 8 + len(payload), room, sender, flags, channel)
-    return head + payload
+    record (at most 65535 + HEADER_SIZE - PACKET_FROM_OVERHEAD bytes)."""
+    body_size = PACKET_FROM_OVERHEAD - HEADER_SIZE + len(payload)
+    return _PACKET_FROM_HEAD.pack(PACKET_FROM_TYPE, body_size, room, sender, flags, channel) + payload
 
 
 def rate_cost(body: bytes) -> int:

@@ -67,6 +67,7 @@ PACKETS = 1 << 32  # a target beyond every member id: the receivers its entry in
 # game peers is, so that a tick where everyone sends to everyone costs per exception, not per
 # delivery.
 Audience = tuple[frozenset[int], frozenset[int] | None]
+_NOBODY: frozenset[int] = frozenset()
 
 # What identifies an unreliable packet that a newer one replaces: sender, lane, channel, flags
 # and targets as sent.
@@ -921,6 +922,18 @@ class Room:
         frames = plan.frames[key] = self._frames(out)
         return frames
 
+    def _frames_of(self, m: Member, shared: list[int], plan: _PacketPlan | None) -> tuple[list[bytes], int]:
+        """The frames of a member whose records differ from the common ones this tick."""
+        sid = m.session.id
+        conn = m.session.conn
+        if plan is None or sid not in plan.involved:
+            return self._frames(self._records_for(m, shared, []))
+        backed_up = conn is not None and conn.queued_bytes > self.settings.unreliable_backlog
+        plain = not (m.start or m.owing or sid in self._targeted or sid in self._excluded)
+        if plain and not backed_up and m.focus_cell is None and plan.peers is not None and sid in plan.peers:
+            return self._planned_frames(plan, sid, shared)
+        return self._frames(self._records_for(m, shared, self._packets_for(sid, backed_up)))
+
     def flush(self) -> None:
         """Hand this tick's records to the members' sessions."""
         held_limit = self.settings.held_limit
@@ -930,12 +943,10 @@ class Room:
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
         ordered: list[bytes] | None = None
         plan = self._plan_packets() if self._packets else None
-        backlog = self.settings.unreliable_backlog
+        involved = plan.involved if plan is not None else _NOBODY
         for sid, m in self.members.items():
             session = m.session
-            involved = plan is not None and sid in plan.involved
-            special = m.start or m.owing or sid in self._targeted or sid in self._excluded
-            if special or involved:
+            if m.start or m.owing or sid in self._targeted or sid in self._excluded or sid in involved:
                 if not session.connected:
                     continue  # in its grace window: a resume brings a fresh snapshot
                 if session.lagging:
@@ -944,13 +955,7 @@ class Room:
                     continue
                 if shared_at is None:
                     shared_at = [i for i, t in enumerate(targets) if t <= 0]
-                backed_up = involved and session.conn is not None and session.conn.queued_bytes > backlog
-                if plan is None or not involved:
-                    frames = self._frames(self._records_for(m, shared_at, []))
-                elif special or backed_up or m.focus_cell is not None or sid not in (plan.peers or ()):
-                    frames = self._frames(self._records_for(m, shared_at, self._packets_for(sid, backed_up)))
-                else:
-                    frames = self._planned_frames(plan, sid, shared_at)
+                frames = self._frames_of(m, shared_at, plan)
             elif m.focus_cell is None:
                 if not records:
                     continue
@@ -988,7 +993,8 @@ class Room:
         self._refused.clear()
         if self._packets:
             self._packets, self._lane_at = [], {}
-        self._noticed.clear()
+        if self._noticed:
+            self._noticed.clear()
         for m in self.members.values():
             m.start = 0
         self.interest.end_tick()
