@@ -42,6 +42,8 @@ from relay.protocol import (
     PACKET_MODE_MASK,
     PACKET_MORE,
     PACKET_RELIABLE,
+    PACKET_UNRELIABLE,
+    PACKET_UNRELIABLE_ORDERED,
     SUPPORTED_VERSIONS,
     Answer,
     Ask,
@@ -304,6 +306,10 @@ class RoomClient:
         self.relay._need_game()
         if len(targets) > 255:
             raise ValueError("at most 255 targets")
+        if mode not in (PACKET_RELIABLE, PACKET_UNRELIABLE, PACKET_UNRELIABLE_ORDERED):
+            raise ValueError(f"{mode} is not a transfer mode")
+        if not 0 <= channel <= 255 or not 0 <= lane <= 0xFFFF or (lane and mode == PACKET_RELIABLE):
+            raise ValueError("a channel is 0-255, a lane 0-65535, and a reliable packet has lane 0")
         flags = PACKET_EXCEPT if except_ else 0
         limit = (
             self.relay.max_message

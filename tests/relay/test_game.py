@@ -182,6 +182,10 @@ async def test_sdk_game_roles_and_packets(relay: RunningRelay) -> None:
         await ra.send_packet(b"not bob", targets=(b.member,), except_=True)
         assert await next_packet(rc) == IncomingPacket(a.member, PACKET_RELIABLE, 0, b"not bob")
         assert rb.packets.statistics().current_buffer_used == 0
+        for bad in ({"mode": 3}, {"lane": 1}, {"channel": 256}, {"targets": tuple(range(256))}):
+            with pytest.raises(ValueError):
+                await ra.send_packet(b"x", **bad)  # type: ignore[arg-type]
+        assert a.goodbye is None  # refused before it was sent
         for room in (ra, rb, rc):
             assert room.view.anomalies == []
 
