@@ -5,6 +5,9 @@ N members in one room; every simulated tick each member sends ``rate / tick_hz``
 which bounds what the full relay can do on one core (the socket edge comes on top), and how
 long N members joining within a single tick take (every joiner gets a snapshot of everyone:
 what happens when a whole party reconnects at once).
+
+``--packets``: the members are game peers (protocol version 2) and each sends unreliable
+packets of 100 bytes to every other game peer instead of updates.
 """
 
 from __future__ import annotations
@@ -16,13 +19,28 @@ import uuid
 
 from common.identity import Identity
 from relay.core import RelayCore
-from relay.protocol import Focus, Hello, Join, Lifetime, Rule, Spawn, Update
+from relay.protocol import (
+    GAME_VERSION,
+    PACKET_UNRELIABLE,
+    Focus,
+    Game,
+    GameRole,
+    Hello,
+    Join,
+    Lifetime,
+    Packet,
+    Rule,
+    Spawn,
+    Update,
+)
 from relay.server import new_token, ws_frame
 from relay.settings import Settings
 
 
-def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float, float]:
-    """(µs per inbound update, µs per tick, ms for N members joining within one tick)."""
+def measure(
+    n: int, ticks: int, rate: float, focus: bool, packets: bool = False
+) -> tuple[float, float, float]:
+    """(µs per inbound update or packet, µs per tick, ms for N members joining within one tick)."""
     core = RelayCore(Settings(max_members=n + 10), wall=time.time, token_source=new_token, wrap=ws_frame)
     now = 0.0
     conns = []
@@ -30,8 +48,12 @@ def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float,
     for i in range(n):
         conn = core.open(Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "t"), now)
         pos = (float(i % 40) * 3, 0.0, float(i // 40) * 3) if focus else None
-        core.receive(conn, Hello(1, 1).encode() + Join(1, "lobby").encode(), now)
-        core.receive(conn, Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, pos, b"x" * 100).encode(), now)
+        version = GAME_VERSION if packets else 1
+        core.receive(conn, Hello(version, version).encode() + Join(1, "lobby").encode(), now)
+        if packets:
+            core.receive(conn, Game(2, 1, GameRole.PEER).encode(), now)
+        else:
+            core.receive(conn, Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, pos, b"x" * 100).encode(), now)
         if focus:
             core.receive(conn, Focus(3, 1, pos).encode(), now)
         conns.append(conn)
@@ -42,7 +64,10 @@ def measure(n: int, ticks: int, rate: float, focus: bool) -> tuple[float, float,
         core.sent(c, frames, sum(map(len, frames)))
     per_tick = rate / core.settings.tick_hz
     credit = 0.0
-    messages = [Update(1, i + 1, 1, None, b"y" * 100).encode() for i in range(n)]
+    if packets:  # unreliable, lane 1, to every other game peer
+        messages = [Packet(1, PACKET_UNRELIABLE, 0, 1, (), b"y" * 100).encode() for _ in range(n)]
+    else:
+        messages = [Update(1, i + 1, 1, None, b"y" * 100).encode() for i in range(n)]
     t_receive = t_tick = 0.0
     updates = 0
     for _ in range(ticks):
@@ -71,10 +96,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ticks", type=int, default=150)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--focus", action="store_true", help="every member declares a focus (distance tiers)")
+    parser.add_argument(
+        "--packets", action="store_true", help="game peers sending packets to all, instead of updates"
+    )
     args = parser.parse_args(argv)
     print("clients  us/update  us/tick  core CPU at rate  join burst ms")
     for n in [int(x) for x in args.clients.split(",")]:
-        per_update, per_tick, burst = measure(n, args.ticks, args.rate, args.focus)
+        per_update, per_tick, burst = measure(n, args.ticks, args.rate, args.focus, args.packets)
         load = (per_update * n * args.rate + per_tick * 30) / 1e6
         print(f"{n:7d} {per_update:10.2f} {per_tick:8.0f} {100 * load:15.1f}% {burst:14.0f}")
     return 0

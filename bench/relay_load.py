@@ -7,6 +7,11 @@ generator (one Python process on its own core) is not the bottleneck (bench/READ
 §Capacity). Capacity is the largest N whose p99 latency stays within 50 ms and whose
 samplers end with every avatar's latest state.
 
+With ``--workload packets`` the clients are game peers (protocol version 2) instead: each sends
+20 unreliable packets a second of the same 100 bytes to every other game peer (count 0, one
+lane), the shape of a MultiplayerSynchronizer's traffic, and the samplers time every
+PACKET_FROM.
+
 The generator is plain non-blocking sockets and epoll: no framework, as little work per byte
 as possible. Client frames use the all-zero masking key, which RFC 6455 allows and which
 leaves the payload as is.
@@ -35,14 +40,30 @@ from typing import Any
 from common.config import RELAY_OFFSET, RELAY_PATH
 from common.identity import Identity, sign_ticket
 from common.secretfiles import TICKET_KEY, load_secret
-from relay.protocol import HEADER, Hello, Join, Lifetime, Rule, Spawn
+from relay.protocol import (
+    GAME_VERSION,
+    HEADER,
+    PACKET_FROM_TYPE,
+    PACKET_TYPE,
+    PACKET_UNRELIABLE,
+    Game,
+    GameRole,
+    Hello,
+    Join,
+    Lifetime,
+    Rule,
+    Spawn,
+)
 
 STATE = struct.Struct("<IIQ")  # sender index, sequence number, send time (monotonic ns)
 STATE_SIZE = 100
 UPDATE_HEAD = struct.Struct("<HIIB")
+PACKET_HEAD = struct.Struct("<HBBHB")  # room, flags, channel, lane, target count
+PACKET_FROM_HEAD = 8  # room, from, flags, channel
 RESULT = 0x85
 STATE_TYPE = 0xA1
 RECV = 1 << 20
+WORKLOADS = ("updates", "packets")
 
 
 def client_frame(payload: bytes) -> bytes:
@@ -103,6 +124,7 @@ class Client:
     latencies: list[float] = field(default_factory=list)
     latest: dict[int, int] = field(default_factory=dict)  # sender index -> newest sequence seen
     received: int = 0
+    packets: bool = False  # a game peer: sends PACKETs, reads PACKET_FROMs
 
 
 def handshake(port: int, ticket: str) -> socket.socket:
@@ -171,6 +193,7 @@ class RoundResult:
     server_rss_per_client_kb: float
     late_sends: int
     load_average: str
+    workload: str = "updates"
     tick_ms_max: float = 0.0
     queue_max_kb: float = 0.0
     lagging_max: int = 0
@@ -219,7 +242,9 @@ def run_round(
     warmup: float,
     seconds: float,
     rate: float,
+    workload: str = "updates",
 ) -> RoundResult:
+    packets = workload == "packets"
     base_rss = proc_rss_mb(pid)
     clients: list[Client] = []
     ep = select.epoll()
@@ -227,15 +252,15 @@ def run_round(
         ident = Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "ticket")
         sock = handshake(port, sign_ticket(key, ident, now=time.time(), ttl=600))
         state = STATE.pack(i, 0, 0).ljust(STATE_SIZE, b".")
-        sock.sendall(
-            client_frame(
-                Hello(1, 1).encode()
-                + Join(1, "lobby").encode()
-                + Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, None, state).encode()
-            )
-        )
+        if packets:
+            setup = Hello(GAME_VERSION, GAME_VERSION).encode() + Game(2, 1, GameRole.PEER).encode()
+        else:
+            setup = Hello(1, 1).encode() + Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, None, state).encode()
+        # JOIN goes right after HELLO: the lobby's handle is 1
+        sock.sendall(client_frame(setup[:8] + Join(1, "lobby").encode() + setup[8:]))
         spacing = max(1, n // samplers)  # samplers spread over the join order, not the first few
-        clients.append(Client(i, sock, sampler=i % spacing == 0 and i // spacing < samplers))
+        sampler = i % spacing == 0 and i // spacing < samplers
+        clients.append(Client(i, sock, sampler=sampler, packets=packets))
     for c in clients:
         recs = read_until(c.sock, c.reader, lambda r: result_of(r, 2) is not None)
         c.room, c.avatar = result_of(recs, 1) or 0, result_of(recs, 2) or 0
@@ -281,8 +306,12 @@ def run_round(
             if now - next_send[i] > 0.02:
                 late += 1
             state = STATE.pack(i, c.seq, time.monotonic_ns()).ljust(STATE_SIZE, b".")
-            body = UPDATE_HEAD.pack(c.room, c.avatar, 1, 0) + state
-            frame = client_frame(HEADER.pack(0x21, head_base + STATE_SIZE) + body)
+            if packets:  # unreliable, channel 0, lane 1, to every other game peer
+                body = PACKET_HEAD.pack(c.room, PACKET_UNRELIABLE, 0, 1, 0) + state
+                frame = client_frame(HEADER.pack(PACKET_TYPE, PACKET_HEAD.size + STATE_SIZE) + body)
+            else:
+                body = UPDATE_HEAD.pack(c.room, c.avatar, 1, 0) + state
+                frame = client_frame(HEADER.pack(0x21, head_base + STATE_SIZE) + body)
             if c.pending:
                 c.pending += frame
             else:
@@ -336,9 +365,16 @@ def run_round(
                 if c.sampler:
                     sample(c, data, float("inf"))
     expected = {c.index: c.seq for c in clients}
-    latest_ok = all(s.latest == expected for s in clients if s.sampler)
+    # a game peer does not receive its own packets
+    latest_ok = all(
+        s.latest == ({k: v for k, v in expected.items() if k != s.index} if packets else expected)
+        for s in clients
+        if s.sampler
+    )
     latencies = [x for c in clients if c.sampler for x in c.latencies]
     per_sampler = (sent - sent_at_measure) if cpu0 is not None else 0
+    if packets:
+        per_sampler = per_sampler * (n - 1) // n
     received = sum(c.received for c in clients if c.sampler)
     for c in clients:
         c.sock.close()
@@ -359,6 +395,7 @@ def run_round(
         server_rss_per_client_kb=round(1024 * (rss - base_rss) / n, 1),
         late_sends=late,
         load_average=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        workload=workload,
         tick_ms_max=round(watch["tick_ms_max"], 1),
         queue_max_kb=round(watch["queue_max_kb"], 1),
         lagging_max=int(watch["lagging_max"]),
@@ -368,14 +405,15 @@ def run_round(
 def sample(c: Client, data: bytes, measure_from: float) -> None:
     now_ns = time.monotonic_ns()
     measuring = time.monotonic() >= measure_from
+    timed, head = (PACKET_FROM_TYPE, PACKET_FROM_HEAD) if c.packets else (STATE_TYPE, UPDATE_HEAD.size)
     for message in c.reader.feed(data):
         off = 0
         end = len(message)
         while off < end:
             t = message[off]
             n = message[off + 1] | (message[off + 2] << 8)
-            if t == STATE_TYPE:
-                sender, seq, sent_ns = STATE.unpack_from(message, off + 3 + UPDATE_HEAD.size)
+            if t == timed:
+                sender, seq, sent_ns = STATE.unpack_from(message, off + 3 + head)
                 if seq > c.latest.get(sender, -1):
                     c.latest[sender] = seq
                 if measuring and seq:
@@ -452,7 +490,16 @@ def one_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundRes
         try:
             key = load_secret(Path(var) / "secrets", TICKET_KEY)
             return run_round(
-                port + 2, port + 3, key, relay.pid, n, args.samplers, args.warmup, args.seconds, args.rate
+                port + 2,
+                port + 3,
+                key,
+                relay.pid,
+                n,
+                args.samplers,
+                args.warmup,
+                args.seconds,
+                args.rate,
+                args.workload,
             )
         finally:
             relay.terminate()
@@ -465,7 +512,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--samplers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--rate", type=float, default=20.0, help="updates per second per client")
+    parser.add_argument("--rate", type=float, default=20.0, help="updates (or packets) per second per client")
+    parser.add_argument(
+        "--workload",
+        choices=WORKLOADS,
+        default="updates",
+        help="updates: avatars (version 1); packets: game peers sending unreliable packets to all",
+    )
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the relay ('' for none)")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU for this generator (-1 for none)")
     parser.add_argument("--set", action="append", default=[], help="relay setting, as python -m relay --set")
@@ -488,9 +541,9 @@ def main(argv: list[str]) -> int:
     settings = [f"max_members={max(sizes) + 10}", *args.set]
     results: list[RoundResult] = []
     fails = 0
-    print(
-        f"relay benchmark: {args.rate:g} updates/s of {STATE_SIZE} B per client, everyone receives everyone"
-    )
+    what = "unreliable packets (to every other game peer)" if args.workload == "packets" else "updates"
+    print(f"relay benchmark: {args.rate:g} {what} per second of {STATE_SIZE} B per client,", end=" ")
+    print("everyone receives everyone")
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
     header = (
         "clients  p50 ms  p99 ms  max ms  delivered  latest  relay CPU  RSS MB  KB/client  late sends"

@@ -13,12 +13,13 @@ import trio
 
 from common.config import LOOPBACK
 from relay.http import HttpError, Request, read_request, send_json
-from relay.protocol import PERMISSION_BITS, Lifetime, Rule
+from relay.protocol import PERMISSION_BITS, GameRole, Lifetime, Rule
 from relay.room import Room
 from relay.server import RelayServer
 
 RULES = {rule.name.lower(): rule for rule in Rule}  # "ask", "deny", "allow"
 LIFETIMES = {lifetime: lifetime.name.lower() for lifetime in Lifetime}  # "with_master", "persistent"
+GAME_ROLES = {role: role.name.lower() for role in GameRole}  # "none", "peer", "host"
 
 
 def _permissions(bits: int) -> list[str]:
@@ -136,7 +137,8 @@ class AdminApi:
             }
             for o in sorted(room.objects.values(), key=lambda o: o.id)
         ]
-        return {**self.room_summary(room), "members": members, "objects": objects}
+        game_peers = {str(member): GAME_ROLES[role] for member, role in room.roles.items()}
+        return {**self.room_summary(room), "members": members, "objects": objects, "game_peers": game_peers}
 
     def stats(self) -> dict[str, Any]:
         core = self.core

@@ -13,6 +13,10 @@ Requests are awaitable and answer with the relay's status. The connection answer
 pings, and when it drops it reconnects and resumes the session within the grace window (the
 rooms' views are then replaced by fresh snapshots). :func:`handoff` moves an object from one
 room (on one relay) to another.
+
+With a relay that speaks protocol version 2, a room also carries a Godot game
+(PROTOCOL.md §15): ``await room.set_game_role(GameRole.PEER)``, ``await room.send_packet(...)``,
+and packets from other game peers arrive on ``room.packets``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,17 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, connect_websocket_url
 
 from relay.protocol import (
-    PROTOCOL_VERSION,
+    GAME_VERSION,
+    HEADER_SIZE,
+    MAX_MESSAGE,
+    PACKET_EXCEPT,
+    PACKET_FROM_OVERHEAD,
+    PACKET_MODE_MASK,
+    PACKET_MORE,
+    PACKET_RELIABLE,
+    PACKET_UNRELIABLE,
+    PACKET_UNRELIABLE_ORDERED,
+    SUPPORTED_VERSIONS,
     Answer,
     Ask,
     AskCancelled,
@@ -40,6 +54,9 @@ from relay.protocol import (
     Event,
     EventFrom,
     Focus,
+    Game,
+    GamePeer,
+    GameRole,
     Give,
     Goodbye,
     Hello,
@@ -47,6 +64,8 @@ from relay.protocol import (
     Leave,
     Left,
     Lifetime,
+    Packet,
+    PacketFrom,
     Ping,
     Pong,
     Position,
@@ -102,6 +121,21 @@ class Incoming:
     payload: bytes
 
 
+@dataclass
+class IncomingPacket:
+    """A game packet from another game peer, its fragments joined (``mode``: PACKET_RELIABLE,
+    PACKET_UNRELIABLE or PACKET_UNRELIABLE_ORDERED)."""
+
+    sender: int
+    mode: int
+    channel: int
+    payload: bytes
+
+
+class NoGame(Exception):
+    """The relay speaks protocol version 1: its rooms carry no game."""
+
+
 class RoomClient:
     """A joined room: its live view, its requests, its events and asks."""
 
@@ -116,14 +150,37 @@ class RoomClient:
         self._asks_send, self.asks = trio.open_memory_channel[Ask](256)
         self.cancelled_asks: list[AskCancelled] = []
         self.ask_policy: Callable[[Ask], bool] | None = None  # answer Asks automatically
+        self._packets_send, self.packets = trio.open_memory_channel[IncomingPacket](4096)
+        self._fragments: dict[int, list[bytes]] = {}  # sender -> the parts so far of its packet
         self._changed = trio.Event()
 
     @property
     def me(self) -> int:
         return self.relay.member
 
+    @property
+    def game_role(self) -> GameRole:
+        """This member's role in the room's game (NONE again after a dropped connection)."""
+        return self.view.game_roles.get(self.me, GameRole.NONE)
+
     def _deliver(self, rec: Record) -> None:
-        if isinstance(rec, EventFrom):
+        if isinstance(rec, PacketFrom):
+            self.view.apply(rec)  # notes a packet from a member outside the game as an anomaly
+            parts = self._fragments.setdefault(rec.sender, [])
+            parts.append(rec.payload)
+            if rec.flags & PACKET_MORE:
+                return
+            del self._fragments[rec.sender]
+            packet = IncomingPacket(rec.sender, rec.flags & PACKET_MODE_MASK, rec.channel, b"".join(parts))
+            try:
+                self._packets_send.send_nowait(packet)
+            except trio.WouldBlock:
+                log.warning("room %s: packet dropped, nobody reads room.packets", self.name)
+        elif isinstance(rec, GamePeer):
+            if rec.role == GameRole.NONE:
+                self._fragments.pop(rec.member, None)
+            self.view.apply(rec)
+        elif isinstance(rec, EventFrom):
             try:
                 self._events_send.send_nowait(Incoming(rec.sender, rec.payload))
             except trio.WouldBlock:
@@ -222,6 +279,53 @@ class RoomClient:
     async def leave(self) -> None:
         await self._simple("leave", lambda req: Leave(req, self.handle))
 
+    # --- the game (protocol version 2) --------------------------------------------------------
+
+    async def set_game_role(self, role: GameRole) -> Status:
+        """Take part in the room's game (PEER), host it (HOST: Godot peer 1) or leave it (NONE).
+        Returns OK, or HOST_TAKEN when another member hosts."""
+        self.relay._need_game()
+        res = await self.relay._call(lambda req: Game(req, self.handle, role))
+        if res.status not in (Status.OK, Status.HOST_TAKEN):
+            raise RelayError(res.status, "set_game_role")
+        return res.status
+
+    async def send_packet(
+        self,
+        payload: bytes,
+        *,
+        targets: tuple[int, ...] = (),
+        except_: bool = False,
+        mode: int = PACKET_RELIABLE,
+        channel: int = 0,
+        lane: int = 0,
+    ) -> None:
+        """Send a packet to game peers: ``targets`` (member ids), or every game peer but you
+        when empty; with ``except_``, every game peer but you and ``targets``. A payload over one
+        message goes as reliable fragments, joined again by the receivers."""
+        self.relay._need_game()
+        if len(targets) > 255:
+            raise ValueError("at most 255 targets")
+        if mode not in (PACKET_RELIABLE, PACKET_UNRELIABLE, PACKET_UNRELIABLE_ORDERED):
+            raise ValueError(f"{mode} is not a transfer mode")
+        if not 0 <= channel <= 255 or not 0 <= lane <= 0xFFFF or (lane and mode == PACKET_RELIABLE):
+            raise ValueError("a channel is 0-255, a lane 0-65535, and a reliable packet has lane 0")
+        flags = PACKET_EXCEPT if except_ else 0
+        limit = (
+            self.relay.max_message
+            - HEADER_SIZE
+            - max(7 + 4 * len(targets), PACKET_FROM_OVERHEAD - HEADER_SIZE)
+        )
+        if len(payload) <= limit:
+            await self.relay.send(Packet(self.handle, flags | mode, channel, lane, targets, payload))
+            return
+        for start in range(0, len(payload), limit):
+            more = PACKET_MORE if start + limit < len(payload) else 0
+            part = payload[start : start + limit]
+            await self.relay.send(
+                Packet(self.handle, flags | PACKET_RELIABLE | more, channel, 0, targets, part)
+            )
+
 
 def _with_query(url: str, **params: str) -> str:
     parts = urlsplit(url)
@@ -241,8 +345,10 @@ class RelayClient:
         headers: list[tuple[str, str]] | None = None,
         reconnect: bool = True,
         reconnect_delay: float = 0.2,
+        versions: tuple[int, int] = SUPPORTED_VERSIONS,
     ) -> None:
         self.url = url
+        self.versions = versions  # the protocol versions HELLO offers
         self.reconnect_delay = reconnect_delay
         self.ticket = ticket
         self.token = token
@@ -286,7 +392,7 @@ class RelayClient:
         url = await self._url()
         extra = [(k.encode(), v.encode()) for k, v in self.headers]
         ws = await _open_ws(nursery, url, extra)
-        await ws.send_message(Hello(PROTOCOL_VERSION, PROTOCOL_VERSION, self.resume_token).encode())
+        await ws.send_message(Hello(*self.versions, self.resume_token).encode())
         while True:
             message = await ws.get_message()
             if isinstance(message, str):
@@ -347,6 +453,19 @@ class RelayClient:
             delay = min(delay * 2, 5.0)
         self._ended.set()
 
+    @property
+    def version(self) -> int:
+        """The protocol version the relay and this client agreed on (0 before the first WELCOME)."""
+        return self.welcome.version if self.welcome is not None else 0
+
+    @property
+    def max_message(self) -> int:
+        return self.welcome.max_message if self.welcome is not None else MAX_MESSAGE
+
+    def _need_game(self) -> None:
+        if 0 < self.version < GAME_VERSION:
+            raise NoGame(f"the relay speaks protocol version {self.version}, games need {GAME_VERSION}")
+
     def _connection_ended(self) -> None:
         self._ws = None
         self.connected = trio.Event()
@@ -397,6 +516,7 @@ class RelayClient:
             room = self.rooms.get(rec.room)
             if room is not None:
                 room.view.apply(rec)
+                room._fragments.clear()  # a resume: what was missed cannot be joined
                 touched.add(room)
         elif isinstance(rec, Left):
             room = self.rooms.pop(rec.room, None)
@@ -484,7 +604,7 @@ async def open_relay(url: str, **options: Any) -> AsyncIterator[RelayClient]:
     """Connect, say hello, and keep the connection (and resume it) until the block ends.
 
     ``options`` are those of :class:`RelayClient`: ``ticket``, ``token``, ``headers``,
-    ``reconnect``, ``reconnect_delay``.
+    ``reconnect``, ``reconnect_delay``, ``versions``.
     """
     client = RelayClient(url, **options)
     try:

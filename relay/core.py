@@ -27,6 +27,12 @@ from typing import Any
 
 from common.identity import Identity
 from relay.protocol import (
+    GAME_VERSION,
+    PACKET_FROM_OVERHEAD,
+    PACKET_MODE_MASK,
+    PACKET_MORE,
+    PACKET_RELIABLE,
+    PACKET_TYPE,
     SESSION_ENDING_CLOSES,
     SUPPORTED_VERSIONS,
     UPDATE_TYPE,
@@ -35,6 +41,7 @@ from relay.protocol import (
     Despawn,
     Event,
     Focus,
+    Game,
     Give,
     Goodbye,
     Hello,
@@ -58,6 +65,7 @@ from relay.protocol import (
     Status,
     Welcome,
     decode_client_record,
+    parse_packet,
     parse_update,
     rate_cost,
     split_records,
@@ -82,6 +90,7 @@ ROOM_HANDLERS: dict[type[Record], Callable[[Room, Session, Any, float], None]] =
     SetMaster: lambda room, s, r, now: room.set_master(s, r.req, r.object, r.member),
     SetRule: lambda room, s, r, now: room.set_rule(s, r.req, r.object, r.rule),
     Answer: lambda room, s, r, now: room.answer(s, r.req, r.object, r.ask, bool(r.grant), now),
+    Game: lambda room, s, r, now: room.game(s, r.req, r.role),
 }
 
 
@@ -97,6 +106,10 @@ class Counters:
     updates: int = 0
     refused: int = 0
     coalesced: int = 0
+    packets_in: int = 0
+    packets_out: int = 0
+    packets_coalesced: int = 0
+    packets_dropped: int = 0
 
 
 @dataclass
@@ -147,6 +160,7 @@ class RelayCore:
         self.counters = Counters()
         self.rates = Rates()
         self._wake: set[Conn] = set()
+        self._noticed: set[tuple[Conn, int, Status]] = set()  # packet notices outside rooms, this tick
         self._last_sample = float("-inf")
         self._session_handlers: dict[type[Record], Callable[[Conn, Session, Any, float], None]] = {
             Ping: self._on_ping,
@@ -226,6 +240,12 @@ class RelayCore:
             self.counters.updates += room.updates
             self.counters.refused += room.refused
             self.counters.coalesced += room.coalesced
+            self.counters.packets_in += room.packets_in
+            self.counters.packets_out += room.packets_out
+            self.counters.packets_coalesced += room.packets_coalesced
+            self.counters.packets_dropped += room.packets_dropped
+        if self._noticed:
+            self._noticed.clear()
         if now - self._last_sample >= 1.0:
             self._last_sample = now
             self.rates.sample(now, self.totals())
@@ -310,6 +330,7 @@ class RelayCore:
             self.by_token[token] = session
         session.conn = conn
         session.connected_since = self.wall()
+        session.version = version
         conn.session = session
         s = self.settings
         self._send(
@@ -334,15 +355,21 @@ class RelayCore:
             ).encode(),
         )
         for room in session.rooms.values():
+            room.leave_game(session)  # a no-op unless the old connection was replaced, not dropped
             room.resync(session)
 
     def _check_lag(self, conn: Conn, session: Session, now: float) -> None:
         s = self.settings
         if conn.lagging_since is None:
             if conn.queued_bytes > s.lag_high:
+                if self._in_game(session):  # packets cannot be recreated by a snapshot
+                    self.close(conn, Close.TOO_SLOW, "a game peer could not keep up", now)
+                    return
                 conn.lagging_since = now
             return
-        if conn.held_overflow or now - conn.lagging_since > s.lag_timeout:
+        if self._in_game(session):  # joined a game while behind
+            self.close(conn, Close.TOO_SLOW, "a game peer could not keep up", now)
+        elif conn.held_overflow or now - conn.lagging_since > s.lag_timeout:
             self.close(conn, Close.TOO_SLOW, "the connection could not keep up", now)
         elif conn.queued_bytes < s.lag_low:
             conn.lagging_since = None
@@ -350,9 +377,16 @@ class RelayCore:
             for room in session.rooms.values():
                 room.resync(session)
 
+    @staticmethod
+    def _in_game(session: Session) -> bool:
+        return any(session.id in room.roles for room in session.rooms.values())
+
     # --- records ----------------------------------------------------------------------------------
 
-    def _spend(self, conn: Conn, cost: int, now: float) -> bool:
+    def _spend(self, conn: Conn, cost: int, now: float, owe: bool = False) -> bool:
+        """Take ``cost`` units from the connection's bucket. Without enough, the record is
+        dropped, unless ``owe``: then it is carried and the bucket goes below zero (a reliable
+        packet is never dropped). Either way the shortfall counts towards closing with 4005."""
         s = self.settings
         elapsed = now - conn.tokens_at
         conn.tokens_at = now
@@ -361,13 +395,18 @@ class RelayCore:
         if conn.tokens >= cost:
             conn.tokens -= cost
             return True
-        self.counters.rate_limited += 1
+        if owe:
+            conn.tokens -= cost
+        else:
+            self.counters.rate_limited += 1
         conn.strikes += cost
         if conn.strikes > s.strike_limit:
             self.close(conn, Close.RATE_LIMITED, "kept sending far above the rate limit", now)
-        return False
+            return False
+        return owe
 
     def _receive(self, conn: Conn, message: bytes, now: float) -> None:
+        packet_bytes = -1  # payload bytes of this message's PACKET records so far (-1: none yet)
         for type_, body in split_records(message):
             if conn.closing is not None:
                 return
@@ -382,7 +421,10 @@ class RelayCore:
             if type_ == UPDATE_TYPE:
                 self._on_update(conn, session, body, now)
                 continue
-            rec = decode_client_record(type_, body)
+            if type_ == PACKET_TYPE and session.version >= GAME_VERSION:
+                packet_bytes = self._on_packet(conn, session, body, now, packet_bytes)
+                continue
+            rec = decode_client_record(type_, body, session.version)
             if isinstance(rec, Hello):
                 raise ProtocolError("HELLO sent twice")
             if not isinstance(rec, Ping | Pong) and not self._spend(conn, rate_cost(body), now):
@@ -429,6 +471,38 @@ class RelayCore:
             room.refuse(session, oid, Status.RATE_LIMITED)
         else:
             room.update(session, oid, epoch, pos, body, off)
+
+    def _on_packet(self, conn: Conn, session: Session, body: bytes, now: float, billed: int) -> int:
+        """A PACKET. The PACKET records of one message cost one unit together plus one per full
+        KiB of their payloads: ``billed`` is what the earlier ones carried (-1: none). Returns
+        it with this one's payload added."""
+        room_h, flags, channel, lane, targets, off = parse_packet(body)
+        size = len(body) - off
+        limit = self.settings.max_message - PACKET_FROM_OVERHEAD
+        if size > limit:
+            raise ProtocolError(f"a packet's payload is at most {limit} bytes (one PACKET_FROM)")
+        before = max(billed, 0)
+        cost = int(billed < 0) + (before + size) // 1024 - before // 1024
+        room = session.rooms.get(room_h)
+        owe = (
+            flags & PACKET_MODE_MASK == PACKET_RELIABLE
+            or bool(flags & PACKET_MORE)
+            or (room is not None and room.carries(session))
+        )
+        ok = self._spend(conn, cost, now, owe)
+        if room is None:
+            self._notice_once(conn, room_h, Status.UNKNOWN_ROOM if ok else Status.RATE_LIMITED)
+        elif not ok:
+            room.packet_notice(session, Status.RATE_LIMITED)
+        else:
+            room.packet(session, flags, channel, lane, targets, body[off:])
+        return before + size
+
+    def _notice_once(self, conn: Conn, room: int, status: Status) -> None:
+        key = (conn, room, status)
+        if key not in self._noticed:
+            self._noticed.add(key)
+            self._send(conn, Notice(status, PACKET_TYPE, room).encode())
 
     def _on_ping(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
         assert isinstance(rec, Ping)
@@ -519,6 +593,10 @@ class RelayCore:
             "updates": c.updates + sum(r.updates for r in rooms),
             "refused_updates": c.refused + sum(r.refused for r in rooms),
             "coalesced_updates": c.coalesced + sum(r.coalesced for r in rooms),
+            "packets_in": c.packets_in + sum(r.packets_in for r in rooms),
+            "packets_out": c.packets_out + sum(r.packets_out for r in rooms),
+            "packets_coalesced": c.packets_coalesced + sum(r.packets_coalesced for r in rooms),
+            "packets_dropped": c.packets_dropped + sum(r.packets_dropped for r in rooms),
             "protocol_errors": c.protocol_errors,
             "rate_limited": c.rate_limited,
         }

@@ -18,8 +18,8 @@ from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from common.identity import PERM_HOST, PERM_PLAY
 
-PROTOCOL_VERSION = 1
-SUPPORTED_VERSIONS = (1, 1)  # lowest, highest
+SUPPORTED_VERSIONS = (1, 2)  # lowest, highest
+GAME_VERSION = 2  # the version that brought game roles and packets (section 15)
 MAX_MESSAGE = 65535  # Godot 4's WebSocketPeer refuses larger messages by default
 ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # section 4.1
 TOKEN_SIZE = 16
@@ -419,7 +419,7 @@ class Focus(Record):
 
 @_record(0x13)
 class Game(Record):
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = GAME_VERSION
     req: int = w(U32)
     room: int = w(U16)
     role: GameRole = w(GAME_ROLE)
@@ -507,7 +507,7 @@ class Event(Record):
 
 @_record(0x31)
 class Packet(Record):
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = GAME_VERSION
     room: int = w(U16)
     flags: int = w(PACKET_FLAGS)
     channel: int = w(U8)
@@ -803,6 +803,37 @@ def parse_update(body: bytes) -> tuple[int, int, int, Position | None, int]:
 def state_record(update_body: bytes) -> bytes:
     """The STATE record everyone receives for an accepted UPDATE body (same layout)."""
     return HEADER.pack(STATE_TYPE, len(update_body)) + update_body
+
+
+_PACKET_HEAD = struct.Struct("<HBBHB")  # room, flags, channel, lane, target count
+_PACKET_FROM_HEAD = struct.Struct("<BHHIBB")  # record header, room, from, flags, channel
+PACKET_TYPE = Packet.TYPE
+PACKET_FROM_TYPE = PacketFrom.TYPE
+PACKET_FROM_OVERHEAD = _PACKET_FROM_HEAD.size  # a PACKET_FROM record is this plus its payload
+_TARGET_STRUCTS = [struct.Struct(f"<{n}I") for n in range(256)]
+
+
+def parse_packet(body: bytes) -> tuple[int, int, int, int, tuple[int, ...], int]:
+    """``(room, flags, channel, lane, targets, payload offset)`` of a PACKET body, checked as
+    strictly as :class:`Packet` (the relay's hot path for version 2 does not build the record)."""
+    if len(body) < _PACKET_HEAD.size:
+        raise ProtocolError("record body is too short")
+    room, flags, channel, lane, count = _PACKET_HEAD.unpack_from(body)
+    PACKET_FLAGS._check(flags)
+    if lane and flags & PACKET_MODE_MASK == PACKET_RELIABLE:
+        raise ProtocolError("a reliable packet has lane 0")
+    off = _PACKET_HEAD.size + 4 * count
+    if len(body) < off:
+        raise ProtocolError("record body is too short")
+    targets: tuple[int, ...] = _TARGET_STRUCTS[count].unpack_from(body, _PACKET_HEAD.size) if count else ()
+    return room, flags, channel, lane, targets, off
+
+
+def packet_from_record(room: int, sender: int, flags: int, channel: int, payload: bytes) -> bytes:
+    """The PACKET_FROM record receivers get (``flags`` without EXCEPT); the payload must fit a
+    record (at most 65535 + HEADER_SIZE - PACKET_FROM_OVERHEAD bytes)."""
+    body_size = PACKET_FROM_OVERHEAD - HEADER_SIZE + len(payload)
+    return _PACKET_FROM_HEAD.pack(PACKET_FROM_TYPE, body_size, room, sender, flags, channel) + payload
 
 
 def rate_cost(body: bytes) -> int:

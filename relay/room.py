@@ -1,12 +1,14 @@
-"""One room: its members, its objects and their ownership rules. Free of I/O.
+"""One room: its members, its objects and their ownership rules, its game. Free of I/O.
 
 Every action appends encoded records to this tick's list, addressed to everyone, to everyone
-but one member, or to one member. ``flush`` then turns the list into WebSocket frames: one set
-of frames shared by every member that gets the same bytes (the common case), and frames of
-their own for the few members that differ this tick (a joiner, a member with answers or a
-focus). A newer STATE of an object replaces the older one still waiting in the list
-(coalescing), and any change of owner, master or rule first pushes the object's latest state to
-everyone, so that no member sees a state after a change it predates.
+but one member, to one member, or (a game packet) to the game peers it names. ``flush`` then
+turns the list into WebSocket frames: one set of frames shared by every member that gets the
+same bytes (the common case: members outside the game, and game peers that get the same
+packets), and frames of their own for the few members that differ this tick (a joiner, a member
+with answers or a focus). A newer STATE of an object replaces the older one still waiting in
+the list (coalescing), and any change of owner, master or rule first pushes the object's latest
+state to everyone, so that no member sees a state after a change it predates. Packets travel in
+the same list, so they keep their place among the room's other records (PROTOCOL.md §8, §15.4).
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from dataclasses import dataclass, replace
 from relay.interest import Cell, Interest
 from relay.protocol import (
     HEADER_SIZE,
+    PACKET_EXCEPT,
+    PACKET_MODE_MASK,
+    PACKET_MORE,
+    PACKET_RELIABLE,
+    PACKET_TYPE,
     Ask,
     AskCancelled,
     Despawned,
     DespawnReason,
     EventFrom,
+    GamePeer,
+    GameRole,
     LeaveReason,
     Left,
     Lifetime,
@@ -44,12 +53,25 @@ from relay.protocol import (
     Status,
     Synced,
     pack_messages,
+    packet_from_record,
     state_record,
 )
 from relay.session import Session
 from relay.settings import Settings
 
 EVERYONE = 0  # a target: every member; a member id: that member alone; -member id: all but it
+PACKETS = 1 << 32  # a target beyond every member id: the receivers its entry in _packets names
+
+# Who receives one packet: ``(members, None)``: those members; ``(members, among)``: every member
+# of ``among`` (the game peers when it was sent) but ``members``, which is what a packet to most
+# game peers is, so that a tick where everyone sends to everyone costs per exception, not per
+# delivery.
+Audience = tuple[frozenset[int], frozenset[int] | None]
+_NOBODY: frozenset[int] = frozenset()
+
+# What identifies an unreliable packet that a newer one replaces: sender, lane, channel, flags
+# and targets as sent.
+LaneKey = tuple[int, int, int, int, tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,23 @@ class PendingAsk:
         self.deadline = deadline
 
 
+class _PacketPlan:
+    """This tick's packets as differences: ``full`` the packets that go to every game peer in
+    ``peers`` but a few, ``missing`` those few per member, ``extra`` the packets that go to a
+    few members only. Frames built from it are kept by difference (``frames``)."""
+
+    __slots__ = ("base", "extra", "frames", "full", "involved", "missing", "peers")
+
+    def __init__(self) -> None:
+        self.full: list[int] = []
+        self.missing: dict[int, list[int]] = {}
+        self.extra: dict[int, list[int]] = {}
+        self.peers: frozenset[int] | None = None
+        self.involved: set[int] | frozenset[int] = frozenset()
+        self.base: tuple[list[int], list[bytes]] | None = None  # shared records and ``full``
+        self.frames: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[bytes], int]] = {}
+
+
 class Member:
     __slots__ = ("focus", "focus_cell", "owed_from", "owing", "session", "start")
 
@@ -169,12 +208,26 @@ class Room:
         self._targeted: dict[int, Session] = {}  # the members that _alone names
         self._excluded: set[int] = set()  # members some record is for everyone but
         self._refused: set[tuple[int, int]] = set()  # (member id, object id) refused this tick
+        # This tick's packets: (index in _records, audience, whether a backed-up receiver skips
+        # it), the index of each waiting unreliable packet by its lane, and the packet notices sent.
+        self._packets: list[tuple[int, Audience, bool]] = []
+        self._lane_at: dict[LaneKey, int] = {}
+        self._noticed: set[tuple[int, Status]] = set()
+        # The game: each member's role (members with none are left out) and the host.
+        self.roles: dict[int, GameRole] = {}
+        self.host = 0
+        self._peers: frozenset[int] | None = None  # the members with a role, until one changes
+        self._chains: dict[int, frozenset[int]] = {}  # sender -> receivers of its fragmented packet
         self._persist_dirty: set[int] = set()  # persistent objects changed since the last save
         self._persist_gone: set[int] = set()  # ids whose saved rows must go
         # counters for the stats endpoint
         self.updates = 0
         self.refused = 0
         self.coalesced = 0
+        self.packets_in = 0
+        self.packets_out = 0  # PACKET_FROM records handed to receivers
+        self.packets_coalesced = 0
+        self.packets_dropped = 0  # unreliable packets a backed-up receiver skipped
 
     # --- emitting -------------------------------------------------------------------------
 
@@ -236,6 +289,8 @@ class Room:
         self._to(session, Snapshot(self.handle, len(self.members), len(self.objects), self.name).encode())
         for m in self.members.values():
             self._to(session, self._member_record(m.session))
+        for sid, role in self.roles.items():
+            self._to(session, GamePeer(self.handle, sid, role).encode())
         for oid in sorted(self.objects):
             self._to(session, self._object_record(self.objects[oid]))
         self._to(session, Synced(self.handle).encode())
@@ -336,6 +391,7 @@ class Room:
 
     def leave(self, session: Session, reason: LeaveReason, now: float, req: int | None = None) -> None:
         sid = session.id
+        self._end_role(sid)  # GAME_PEER before MEMBER_LEFT
         del self.members[sid]
         session.left(self)
         self._member_recs.pop(sid, None)
@@ -363,7 +419,9 @@ class Room:
         self._to(session, Left(self.handle, reason).encode())
 
     def disconnected(self, session: Session) -> None:
-        """The member's connection dropped; it is in its grace window. Nobody can ask it now."""
+        """The member's connection dropped; it is in its grace window. Nobody can ask it now, and
+        it is out of the game at once: packets sent to it meanwhile would be lost."""
+        self._end_role(session.id)
         for ask in list(self.asks.values()):
             obj = self.objects.get(ask.obj)
             if obj is not None and obj.master == session.id:
@@ -587,6 +645,100 @@ class Room:
             if m is not None:
                 self._to(m.session, rec)
 
+    # --- the game (protocol version 2) ---------------------------------------------------------
+
+    def game(self, session: Session, req: int, role: GameRole) -> None:
+        sid = session.id
+        if role == self.roles.get(sid, GameRole.NONE):
+            self.result(session, req, Status.OK)
+        elif role == GameRole.HOST and self.host:
+            self.result(session, req, Status.HOST_TAKEN)
+        else:
+            self._set_role(sid, role)
+            self.result(session, req, Status.OK)
+
+    def _set_role(self, sid: int, role: GameRole) -> None:
+        self._peers = None
+        if role == GameRole.NONE:
+            del self.roles[sid]
+            self._chains.pop(sid, None)
+        else:
+            self.roles[sid] = role
+        if role == GameRole.HOST:
+            self.host = sid
+        elif self.host == sid:
+            self.host = 0
+        self._emit(GamePeer(self.handle, sid, role).encode())
+
+    def _end_role(self, sid: int) -> None:
+        if sid in self.roles:
+            self._set_role(sid, GameRole.NONE)
+
+    def leave_game(self, session: Session) -> None:
+        """The member's role ends (a session resumed on a new connection starts outside the game)."""
+        self._end_role(session.id)
+
+    def carries(self, session: Session) -> bool:
+        """The member's next packet continues a fragmented one: it must not be dropped."""
+        return session.id in self._chains
+
+    def packet_notice(self, session: Session, status: Status) -> None:
+        """A PACKET was not carried out: at most one notice per member, status and tick."""
+        key = (session.id, status)
+        if key not in self._noticed:
+            self._noticed.add(key)
+            self.notice(session, status, PACKET_TYPE)
+
+    def packet(
+        self, session: Session, flags: int, channel: int, lane: int, targets: tuple[int, ...], payload: bytes
+    ) -> None:
+        """A PACKET from a member: to the game peers it names, stamped with its sender."""
+        sid = session.id
+        roles = self.roles
+        if sid not in roles:
+            self.packet_notice(session, Status.NOT_IN_GAME)
+            return
+        self.packets_in += 1
+        peers = self._peers
+        if peers is None:
+            peers = self._peers = frozenset(roles)
+        chain = self._chains.get(sid)
+        # Either the receivers or (cheaper for a packet to most game peers) who is left out.
+        receivers: frozenset[int] | None = None
+        left_out: frozenset[int] | None = None
+        if chain is not None:  # the rest of a fragmented packet goes where its start went
+            receivers = peers.intersection(chain)
+        elif targets and not flags & PACKET_EXCEPT:
+            receivers = peers.intersection(targets).difference((sid,))
+        else:
+            left_out = peers.intersection(targets).union((sid,)) if targets else frozenset((sid,))
+        count = len(receivers) if receivers is not None else len(peers) - len(left_out or ())
+        more = flags & PACKET_MORE
+        if more and chain is None:
+            self._chains[sid] = receivers if receivers is not None else peers.difference(left_out or ())
+        elif not more and chain is not None:
+            del self._chains[sid]
+        if not count:
+            return
+        # Fragments (and the end of a fragmented packet) are delivered as reliable ones.
+        unreliable = flags & PACKET_MODE_MASK != PACKET_RELIABLE and not more and chain is None
+        records = self._records
+        i = len(records)
+        if lane and unreliable:
+            key = (sid, lane, channel, flags, targets)
+            older = self._lane_at.get(key)
+            if older is not None:  # the newer one goes at the end, never earlier than what came before it
+                records[older] = None
+                self.packets_coalesced += 1
+            self._lane_at[key] = i
+        records.append(packet_from_record(self.handle, sid, flags & ~PACKET_EXCEPT, channel, payload))
+        self._targets.append(PACKETS)
+        self._deferrable.append(False)
+        if receivers is not None and 2 * count > len(peers):
+            left_out = peers - receivers
+        audience: Audience = (left_out, peers) if left_out is not None else (receivers or frozenset(), None)
+        self._packets.append((i, audience, unreliable))
+
     def reset(self) -> None:
         """The host clears the room: every object goes, persistent ones included."""
         for obj in list(self.objects.values()):
@@ -640,18 +792,24 @@ class Room:
         frames = [self.wrap(m) for m in pack_messages(records, self.settings.max_message)]
         return frames, sum(len(f) for f in frames)
 
-    def _records_for(self, m: Member, shared: list[int]) -> list[bytes]:
+    def _records_for(self, m: Member, shared: list[int], packets: list[int]) -> list[bytes]:
         """This tick's records for one member whose frames differ from the others'.
 
-        ``shared`` holds the indices of records addressed to everyone (or everyone but one);
-        merged in order with the member's own records, this costs O(shared + own), whatever
-        others were sent (a tick where hundreds join carries hundreds of snapshots).
+        ``shared`` holds the indices of records addressed to everyone (or everyone but one),
+        ``packets`` those of the packets the member receives; merged in order with the member's
+        own records, this costs O(shared + own), whatever others were sent (a tick where
+        hundreds join carries hundreds of snapshots).
         """
         sid = m.session.id
         focused = m.focus_cell is not None
         records, targets, deferrable = self._records, self._targets, self._deferrable
+        start = m.start
         out: list[bytes] = []
-        for i in heapq.merge(shared[bisect.bisect_left(shared, m.start) :], self._alone.get(sid, ())):
+        for i in heapq.merge(
+            shared[bisect.bisect_left(shared, start) :],
+            self._alone.get(sid, ()),
+            packets[bisect.bisect_left(packets, start) :] if start else packets,
+        ):
             r = records[i]
             if r is None:
                 continue
@@ -669,6 +827,113 @@ class Room:
         records = self._records
         return [r for i in self._alone.get(sid, ()) if (r := records[i]) is not None]
 
+    def _packets_for(self, sid: int, backed_up: bool) -> list[int]:
+        """The indices of this tick's packets one member receives, in order (the general way,
+        for the few members whose frames are their own anyway). A member with more than
+        ``unreliable_backlog`` bytes waiting skips the unreliable ones."""
+        records = self._records
+        got: list[int] = []
+        skipped = 0
+        for i, (members, among), skippable in self._packets:
+            if records[i] is None or not (
+                sid in members if among is None else sid in among and sid not in members
+            ):
+                continue
+            if backed_up and skippable:
+                skipped += 1
+            else:
+                got.append(i)
+        self.packets_out += len(got)
+        self.packets_dropped += skipped
+        return got
+
+    def _plan_packets(self) -> _PacketPlan:
+        """Who gets which of this tick's packets, as differences from the common case."""
+        records = self._records
+        plan = _PacketPlan()
+        snapshots: list[tuple[int, frozenset[int]]] = []
+        several = False
+        for i, (members, among), _skippable in self._packets:
+            if records[i] is None:  # replaced by a newer one
+                continue
+            if among is None:
+                for sid in members:
+                    plan.extra.setdefault(sid, []).append(i)
+                continue
+            plan.full.append(i)
+            for sid in members:
+                plan.missing.setdefault(sid, []).append(i)
+            if plan.peers is None:
+                plan.peers = among
+            elif among is not plan.peers:
+                several = True
+            snapshots.append((i, among))
+        if several:  # roles changed within the tick: nobody gets a packet from before its role
+            peers = frozenset().union(*(among for _, among in snapshots))
+            for i, among in snapshots:
+                for sid in peers - among:
+                    plan.missing.setdefault(sid, []).append(i)
+            for missed in plan.missing.values():
+                missed.sort()
+            plan.peers = peers
+        plan.involved = plan.extra.keys() | (plan.peers or ())
+        return plan
+
+    def _planned_frames(self, plan: _PacketPlan, sid: int, shared: list[int]) -> tuple[list[bytes], int]:
+        """The frames of a game peer that is like the others but for its packets: the records
+        everyone in the game gets, minus the packets it misses, plus those for it alone. Peers
+        with the same differences share the frames."""
+        missing, extra = plan.missing.get(sid, ()), plan.extra.get(sid, ())
+        self.packets_out += len(plan.full) - len(missing) + len(extra)
+        key = (tuple(missing), tuple(extra))
+        frames = plan.frames.get(key)
+        if frames is not None:
+            return frames
+        records = self._records
+        if plan.base is None:
+            base: list[int] = []
+            base_records: list[bytes] = []
+            for i in heapq.merge(shared, plan.full):
+                r = records[i]
+                if r is not None:
+                    base.append(i)
+                    base_records.append(r)
+            plan.base = (base, base_records)
+        base, base_records = plan.base
+        if not missing and not extra:
+            out = base_records
+        else:  # splice the base: C-level slices, Python work only per difference
+            edits = sorted(
+                [(bisect.bisect_left(base, i), 1, i) for i in missing]
+                + [(bisect.bisect_left(base, i), 0, i) for i in extra]
+            )
+            out = []
+            at = 0
+            for p, remove, i in edits:
+                if p > at:
+                    out += base_records[at:p]
+                    at = p
+                r = records[i]
+                if remove:
+                    at = p + 1
+                elif r is not None:  # extras are live records
+                    out.append(r)
+            out += base_records[at:]
+        frames = plan.frames[key] = self._frames(out)
+        return frames
+
+    def _frames_of(self, m: Member, shared: list[int], plan: _PacketPlan | None) -> tuple[list[bytes], int]:
+        """The frames of a member whose records differ from the common ones this tick."""
+        sid = m.session.id
+        conn = m.session.conn
+        if plan is None or sid not in plan.involved:
+            return self._frames(self._records_for(m, shared, []))
+        backed_up = conn is not None and conn.queued_bytes > self.settings.unreliable_backlog
+        plain = not (m.start or m.owing or sid in self._targeted or sid in self._excluded)
+        if plain and not backed_up and m.focus_cell is None and plan.peers is not None and sid in plan.peers:
+            return self._planned_frames(plan, sid, shared)
+        return self._frames(self._records_for(m, shared, self._packets_for(sid, backed_up)))
+
     def flush(self) -> None:
         """Hand this tick's records to the members' sessions."""
         held_limit = self.settings.held_limit
@@ -677,9 +942,11 @@ class Room:
         shared_at: list[int] | None = None  # indices of records for everyone, once needed
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
         ordered: list[bytes] | None = None
+        plan = self._plan_packets() if self._packets else None
+        involved = plan.involved if plan is not None else _NOBODY
         for sid, m in self.members.items():
             session = m.session
-            if m.start or m.owing or sid in self._targeted or sid in self._excluded:
+            if m.start or m.owing or sid in self._targeted or sid in self._excluded or sid in involved:
                 if not session.connected:
                     continue  # in its grace window: a resume brings a fresh snapshot
                 if session.lagging:
@@ -688,7 +955,7 @@ class Room:
                     continue
                 if shared_at is None:
                     shared_at = [i for i, t in enumerate(targets) if t <= 0]
-                frames = self._frames(self._records_for(m, shared_at))
+                frames = self._frames_of(m, shared_at, plan)
             elif m.focus_cell is None:
                 if not records:
                     continue
@@ -724,6 +991,10 @@ class Room:
         self._alone.clear()
         self._excluded.clear()
         self._refused.clear()
+        if self._packets:
+            self._packets, self._lane_at = [], {}
+        if self._noticed:
+            self._noticed.clear()
         for m in self.members.values():
             m.start = 0
         self.interest.end_tick()

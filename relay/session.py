@@ -50,6 +50,7 @@ class Session:
         "rooms",
         "token",
         "user_id",
+        "version",
     )
 
     def __init__(self, member_id: int, identity: Identity, token: bytes, now_wall: float) -> None:
@@ -65,6 +66,7 @@ class Session:
         self.connected_since = now_wall
         self.latency_ms: float | None = None
         self.ended = False
+        self.version = 1  # the protocol version its connection negotiated (HELLO)
 
     @property
     def connected(self) -> bool:

@@ -32,6 +32,7 @@ class Settings:
     lag_low: int = 256 << 10  # queued bytes under which it gets a fresh snapshot and resumes
     lag_timeout: float = 10.0
     held_limit: int = 256 << 10  # answers and events kept for a lagging connection
+    unreliable_backlog: int = 64 << 10  # queued bytes past which a receiver skips unreliable packets
     default_rooms: tuple[str, ...] = ("lobby",)
     interest_cell: float = 8.0
     # (largest Chebyshev distance in cells, send every Nth tick); the last tier has no bound
@@ -49,6 +50,8 @@ class Settings:
             raise ValueError("max_event must leave room for a record header within max_message")
         if self.lag_low >= self.lag_high:
             raise ValueError("lag_low must be below lag_high")
+        if self.unreliable_backlog < 0:
+            raise ValueError("unreliable_backlog must not be negative")
 
     @property
     def tick_interval(self) -> float:

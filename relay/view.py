@@ -2,7 +2,8 @@
 
 The Python SDK keeps one per joined room; tests use it to check that every member converges
 to the relay's own table. It is strict about the ordering promises of PROTOCOL.md §8 and
-notes every breach in ``anomalies`` instead of guessing.
+notes every breach in ``anomalies`` instead of guessing: packets (version 2) only from game
+peers, none inside a snapshot, a member's role ended before it leaves.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from dataclasses import dataclass, field
 
 from relay.protocol import (
     Despawned,
+    GamePeer,
+    GameRole,
     Lifetime,
     Master,
     MemberJoined,
     MemberLeft,
     ObjectInfo,
     Owner,
+    PacketFrom,
     Position,
     Record,
     Rule,
@@ -53,8 +57,14 @@ class RoomView:
     name: str = ""
     members: dict[int, MemberView] = field(default_factory=dict)
     objects: dict[int, ObjectView] = field(default_factory=dict)
+    game_roles: dict[int, GameRole] = field(default_factory=dict)  # members with a role only
     synced: bool = False
     anomalies: list[str] = field(default_factory=list)
+
+    @property
+    def host(self) -> int:
+        """The member that hosts the room's game (Godot peer 1), 0 for none."""
+        return next((m for m, role in self.game_roles.items() if role == GameRole.HOST), 0)
 
     def apply(self, rec: Record) -> None:
         """Apply one record addressed to this room (``rec.room == self.handle``)."""
@@ -62,6 +72,7 @@ class RoomView:
             self.name = rec.name
             self.members.clear()
             self.objects.clear()
+            self.game_roles.clear()
             self.synced = False
         elif isinstance(rec, Synced):
             self.synced = True
@@ -69,6 +80,20 @@ class RoomView:
             self.members[rec.member] = MemberView(rec.member, rec.user_id, rec.name, rec.permissions)
         elif isinstance(rec, MemberLeft):
             self.members.pop(rec.member, None)
+            if self.game_roles.pop(rec.member, None) is not None:
+                self.anomalies.append(f"member {rec.member} left with its game role")
+        elif isinstance(rec, GamePeer):
+            if rec.member not in self.members:
+                self.anomalies.append(f"GAME_PEER for unknown member {rec.member}")
+            elif rec.role == GameRole.NONE:
+                self.game_roles.pop(rec.member, None)
+            else:
+                self.game_roles[rec.member] = rec.role
+        elif isinstance(rec, PacketFrom):
+            if not self.synced:
+                self.anomalies.append(f"PACKET_FROM member {rec.sender} inside a snapshot")
+            elif rec.sender not in self.game_roles:
+                self.anomalies.append(f"PACKET_FROM member {rec.sender}, which is not a game peer")
         elif isinstance(rec, ObjectInfo):
             self.objects[rec.object] = ObjectView(
                 rec.object, rec.master, rec.owner, rec.epoch, rec.rule, rec.lifetime, rec.position, rec.state

@@ -73,8 +73,8 @@ class RawClient:
                 if not data:
                     raise Rejected(status, None)
 
-    async def hello(self) -> Welcome:
-        await self.send(Hello(1, 1).encode())
+    async def hello(self, versions: tuple[int, int] = (1, 1)) -> Welcome:
+        await self.send(Hello(*versions).encode())
         recs = await self.until(lambda r: isinstance(r, Welcome))
         welcome = recs[-1]
         assert isinstance(welcome, Welcome)

@@ -10,7 +10,10 @@ from typing import Any
 from common.identity import PERM_HOST, PERM_PLAY, Identity
 from relay.core import RelayCore
 from relay.protocol import (
+    GAME_VERSION,
     TOKEN_SIZE,
+    Game,
+    GameRole,
     Goodbye,
     Hello,
     Join,
@@ -44,10 +47,20 @@ class Sim:
             token_source=partial(tokens.randbytes, TOKEN_SIZE),
         )
 
-    def client(self, name: str = "alice", *, host: bool = False, hello: bool = True) -> SimClient:
+    def client(
+        self, name: str = "alice", *, host: bool = False, hello: bool = True, version: int = 1
+    ) -> SimClient:
+        """A connected client that said HELLO offering versions 1..``version``."""
         c = SimClient(self, identity(name, host))
         if hello:
-            c.hello()
+            c.hello(versions=(1, version))
+        return c
+
+    def player(self, name: str, role: GameRole = GameRole.PEER, room: str = "lobby") -> SimClient:
+        """A version-2 client in ``room`` with a game role, everything before read."""
+        c = self.client(name, version=GAME_VERSION)
+        handle = c.join(room)
+        assert c.call(Game, handle, role).status == Status.OK
         return c
 
     def tick(self, dt: float | None = None) -> None:

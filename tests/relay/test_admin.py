@@ -6,7 +6,7 @@ import httpx
 import pytest
 import trio
 
-from relay.protocol import Close, Lifetime, Rule
+from relay.protocol import PACKET_UNRELIABLE, Close, GameRole, Lifetime, Rule
 from tests.relay.conftest import RunningRelay
 
 
@@ -60,6 +60,26 @@ async def test_rooms_room_detail_and_stats_have_the_agreed_shapes(relay: Running
             stats
         )
         assert stats["tick"]["hz"] == 30
+
+
+async def test_game_peers_in_room_detail_and_packets_in_stats(relay: RunningRelay) -> None:
+    async with relay.connect("alice") as alice, relay.connect("bob") as bob, httpx.AsyncClient() as http:
+        ra, rb = await alice.join("lobby"), await bob.join("lobby")
+        detail = (await http.get(f"{relay.admin}/rooms/lobby")).json()
+        assert detail["game_peers"] == {}
+        await ra.set_game_role(GameRole.HOST)
+        await rb.set_game_role(GameRole.PEER)
+        detail = (await http.get(f"{relay.admin}/rooms/lobby")).json()
+        assert detail["game_peers"] == {str(alice.member): "host", str(bob.member): "peer"}
+        for i in range(3):
+            await ra.send_packet(b"state %d" % i, mode=PACKET_UNRELIABLE)  # lane 0: none replaced
+        for _ in range(3):
+            with trio.fail_after(5):
+                await rb.packets.receive()
+        stats = (await http.get(f"{relay.admin}/stats")).json()
+        packets = {k: v for k, v in stats["totals"].items() if k.startswith("packets_")}
+        assert packets == {"packets_in": 3, "packets_out": 3, "packets_coalesced": 0, "packets_dropped": 0}
+        assert set(packets) <= set(stats["per_second"]) or stats["per_second"] == {}
 
 
 async def test_kick_rule_and_reset(relay: RunningRelay) -> None:

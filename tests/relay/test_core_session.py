@@ -45,13 +45,13 @@ def test_welcome_carries_member_id_token_time_and_limits() -> None:
 
 def test_version_range_picks_the_highest_shared_version_and_refuses_none() -> None:
     sim = Sim()
-    assert sim.client(hello=False).hello(versions=(1, 5)).version == 1
+    assert sim.client(hello=False).hello(versions=(1, 5)).version == 2
     c = sim.client(hello=False)
-    c.send(Hello(2, 3))
+    c.send(Hello(3, 4))
     c.read()
     goodbye = c.goodbye()
     assert goodbye is not None and goodbye.code == Close.UNSUPPORTED_VERSION
-    assert "1..1" in goodbye.reason
+    assert "1..2" in goodbye.reason
     assert c.conn.closing is not None and c.conn.closing[0] == Close.UNSUPPORTED_VERSION
 
 

@@ -126,3 +126,49 @@ async def test_the_server_keeps_serving_while_fuzzed_over_real_sockets(relay: Ru
         await watcher.until(lambda r, n=round_: isinstance(r, State) and r.state == b"round %d" % n)
     assert closes & {Close.PROTOCOL_ERROR, Close.HELLO_EXPECTED}, closes
     assert not any(isinstance(r, Goodbye) for r in owner.records + watcher.records)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(mutated([r.encode() for r in SAMPLES if isinstance(r, p.Packet)]), st.binary(max_size=40)))
+def test_the_packet_fast_path_agrees_with_the_codec(data: bytes) -> None:
+    body = data[3:] if data[:1] == b"\x31" else data
+    try:
+        fast = p.parse_packet(body)
+    except p.ProtocolError:
+        fast = None
+    try:
+        rec = p.Packet.decode_body(body)
+    except p.ProtocolError:
+        rec = None
+    assert (fast is None) == (rec is None)
+    if fast is not None and isinstance(rec, p.Packet):
+        room, flags, channel, lane, targets, off = fast
+        assert (room, flags, channel, lane, targets, body[off:]) == (
+            rec.room,
+            rec.flags,
+            rec.channel,
+            rec.lane,
+            rec.targets,
+            rec.payload,
+        )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(mutated(CLIENT_SAMPLES), st.binary(max_size=64)), min_size=1, max_size=6))
+def test_fuzzed_messages_from_a_game_peer_only_ever_close_their_sender(messages: list[bytes]) -> None:
+    sim = Sim()
+    a, b = sim.player("a"), sim.player("b")
+    fuzzer = sim.player("fuzzer")
+    for message in messages:
+        sim.core.receive(fuzzer.conn, message, sim.now)  # must never raise
+        sim.tick()
+    fuzzer.read()
+    goodbye = fuzzer.goodbye()
+    if goodbye is not None:
+        assert goodbye.code in {Close.PROTOCOL_ERROR, Close.RATE_LIMITED}
+    b.read()
+    a.send(p.Packet(1, p.PACKET_RELIABLE, 0, 0, (), b"still here"))
+    sim.tick()
+    assert [r.payload for r in b.read() if isinstance(r, p.PacketFrom)] == [b"still here"]
+    assert a.conn.closing is None and b.conn.closing is None
+    assert b.views[1].anomalies == []

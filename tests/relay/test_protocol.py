@@ -142,7 +142,7 @@ def test_version_2_records_are_refused_on_a_version_1_session() -> None:
         with pytest.raises(p.ProtocolError, match=f"{name} needs protocol version 2"):
             p.decode_client_message(data)
         assert p.decode_client_message(data, version=2) == [p.Ping(1), rec]
-    assert p.SUPPORTED_VERSIONS == (1, 1)  # the relay does not speak version 2 yet
+    assert p.SUPPORTED_VERSIONS == (1, 2)
 
 
 def test_a_version_1_session_sending_a_packet_is_closed_with_4000() -> None:
@@ -219,21 +219,43 @@ def _doc_examples() -> list[tuple[str, bytes]]:
 
 
 def test_the_examples_in_protocol_md_decode_as_described() -> None:
+    examples = _doc_examples()
+    decoded = [
+        (p.decode_client_message(data, version=2) if data[0] < 0x80 else p.decode_server_message(data))
+        for _title, data in examples
+    ]
+    assert all(len(recs) == 1 for recs in decoded)
+    assert [recs[0] for recs in decoded] == [
+        p.Hello(1, 1),
+        p.Join(7, "lobby"),
+        p.Result(7, p.Status.OK, 1),
+        p.Spawn(8, 1, p.Rule.DENY, p.Lifetime.WITH_MASTER, (1.0, 2.0, 3.0), b"hi"),
+        p.Update(1, 3, 1, None, b"hey"),
+        p.State(1, 3, 1, None, b"hey"),
+        p.Owner(1, 3, 5, 2),
+        p.Event(1, (), b"bang"),
+        p.Hello(2, 2),
+        p.Game(9, 1, p.GameRole.HOST),
+        p.GamePeer(1, 5, p.GameRole.HOST),
+        p.Packet(1, p.PACKET_RELIABLE, 0, 0, (6, 7), b"rpc"),
+        p.PacketFrom(1, 5, p.PACKET_RELIABLE, 0, b"rpc"),
+        p.Packet(1, p.PACKET_UNRELIABLE | p.PACKET_EXCEPT, 2, 7, (3,), b"s"),
+    ]
+    for (title, data), recs in zip(examples, decoded, strict=True):
+        named = title.split(" ")[0].strip("`").replace("_", "")  # the doc's name for the record
+        assert named in (type(recs[0]).__name__.upper(), "The", "Version"), title
+        assert recs[0].encode() == data
+
+
+def test_the_packet_examples_go_through_the_relay_as_described() -> None:
+    """The relay turns the documented PACKET into the documented PACKET_FROM."""
     examples = dict(_doc_examples())
-    assert len(examples) == 8
-    got = {
-        title: (p.decode_client_message if data[0] < 0x80 else p.decode_server_message)(data)
-        for title, data in examples.items()
-    }
-    by_start = {title.split(" ")[0].strip("`"): recs[0] for title, recs in got.items()}
-    assert by_start["HELLO"] == p.Hello(1, 1)
-    assert by_start["JOIN"] == p.Join(7, "lobby")
-    assert by_start["RESULT"] == p.Result(7, p.Status.OK, 1)
-    assert by_start["SPAWN"] == p.Spawn(8, 1, p.Rule.DENY, p.Lifetime.WITH_MASTER, (1.0, 2.0, 3.0), b"hi")
-    assert by_start["UPDATE"] == p.Update(1, 3, 1, None, b"hey")
-    assert by_start["The"] == p.State(1, 3, 1, None, b"hey")
-    assert by_start["OWNER"] == p.Owner(1, 3, 5, 2)
-    assert by_start["EVENT"] == p.Event(1, (), b"bang")
+    packet = next(d for t, d in examples.items() if t.startswith("`PACKET` in room 1: reliable"))
+    delivered = next(d for t, d in examples.items() if t.startswith("`PACKET_FROM`"))
+    body = packet[3:]
+    room, flags, channel, _lane, targets, off = p.parse_packet(body)
+    assert targets == (6, 7)
+    assert p.packet_from_record(room, 5, flags & ~p.PACKET_EXCEPT, channel, body[off:]) == delivered
 
 
 def test_welcome_layout_matches_the_offsets_in_protocol_md() -> None:
