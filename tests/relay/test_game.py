@@ -38,9 +38,11 @@ from tests.relay.raw import RawClient
 ROOM = 1  # the lobby
 
 
-async def player(relay: RunningRelay, name: str, role: GameRole = GameRole.PEER, **kwargs: int) -> RawClient:
+async def player(
+    relay: RunningRelay, name: str, role: GameRole = GameRole.PEER, *, rcvbuf: int = 0
+) -> RawClient:
     """A raw version-2 client in the lobby's game."""
-    c = await RawClient.connect(relay.port, f"/relay?ticket={relay.ticket(name)}", **kwargs)
+    c = await RawClient.connect(relay.port, f"/relay?ticket={relay.ticket(name)}", rcvbuf=rcvbuf)
     assert (await c.hello(versions=(1, GAME_VERSION))).version == GAME_VERSION
     await c.send_records(Join(1, "lobby"), Game(2, ROOM, role))
     await c.until(lambda r: r == Result(2, Status.OK))
@@ -184,7 +186,7 @@ async def test_sdk_game_roles_and_packets(relay: RunningRelay) -> None:
         assert rb.packets.statistics().current_buffer_used == 0
         for bad in ({"mode": 3}, {"lane": 1}, {"channel": 256}, {"targets": tuple(range(256))}):
             with pytest.raises(ValueError):
-                await ra.send_packet(b"x", **bad)  # type: ignore[arg-type]
+                await ra.send_packet(b"x", **bad)
         assert a.goodbye is None  # refused before it was sent
         for room in (ra, rb, rc):
             assert room.view.anomalies == []
