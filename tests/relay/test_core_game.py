@@ -181,7 +181,7 @@ def test_a_connection_replaced_by_a_resume_ends_the_role_too() -> None:
     assert again.hello(token=a.token, versions=(1, 2)).resumed
     sim.tick()
     a.read()
-    assert a.goodbye() is not None and a.goodbye().code == Close.REPLACED  # type: ignore[union-attr]
+    assert (goodbye := a.goodbye()) is not None and goodbye.code == Close.REPLACED
     assert watcher.read() == [GamePeer(ROOM, a.member, GameRole.NONE)]
     again.read()
     assert again.views[ROOM].game_roles == {watcher.member: GameRole.PEER}
@@ -417,7 +417,7 @@ def test_over_the_rate_unreliable_packets_are_dropped_and_reliable_ones_owed() -
     for i in range(200):  # keeps sending reliable packets far over its rate: closed
         send(a, b"flood %d" % i)
     a.read()
-    assert a.goodbye() is not None and a.goodbye().code == Close.RATE_LIMITED  # type: ignore[union-attr]
+    assert (goodbye := a.goodbye()) is not None and goodbye.code == Close.RATE_LIMITED
 
 
 def test_a_payload_that_would_not_fit_one_packet_from_is_a_protocol_error() -> None:

@@ -306,7 +306,11 @@ class GameWorld:
         for i in range(CLIENTS):
             self.slots.append(self._new_client(i))
             self.dropped.append(None)
-        self.ball = self.slots[0].call(Spawn, 1, Rule.ALLOW, Lifetime.PERSISTENT, None, b"").value  # type: ignore[union-attr]
+        host = self.slots[0]
+        assert host is not None
+        spawned = host.call(Spawn, 1, Rule.ALLOW, Lifetime.PERSISTENT, None, b"")
+        assert spawned is not None
+        self.ball = spawned.value
 
     def _new_client(self, i: int) -> SimClient:
         """A member that joins the room and its game (the first one as its host)."""
@@ -317,10 +321,10 @@ class GameWorld:
         return c
 
     @property
-    def lobby(self):  # type: ignore[no-untyped-def]
+    def lobby(self) -> Room:
         return self.sim.core.rooms["lobby"]
 
-    def apply(self, op: tuple) -> None:  # type: ignore[type-arg]
+    def apply(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
         if kind == "tick":
             self.sim.tick(op[1])
@@ -415,7 +419,9 @@ class GameWorld:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(game_operations, min_size=20, max_size=100))
-def test_random_game_traffic_keeps_packets_in_order_and_from_game_peers_only(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_random_game_traffic_keeps_packets_in_order_and_from_game_peers_only(
+    ops: list[tuple[Any, ...]],
+) -> None:
     game = GameWorld()
     for op in ops:
         game.apply(op)
