@@ -1,5 +1,7 @@
 extends Node
-## The Soirée demo: paste a party's link, join its lobby, walk around with the others.
+## The Soirée demo: paste a party's link, join its lobby, walk around with the others. Or play
+## the second scene, a game written the plain Godot 4 way (demo/multiplayer/game.gd): host it,
+## join its host, or play it in mesh mode, through the same party.
 ##
 ## Keys: WASD or arrows to walk, E to grab or drop the ball, F to ask for or drop the lamp,
 ## Y / N to answer when someone asks for a lamp you hold as Master. Walk into the ring to go to
@@ -8,9 +10,13 @@ extends Node
 ## Command-line arguments (after `--`) fill the form and join at once, for scripted runs:
 ## link=<link> name=<name> portal=<link> room=<room> ask=grant|deny steps=<step>,<step>,...
 ## Steps: see:<name>, gone:<name>, heard:<words>, ball, lamp, portal, wait:<seconds>, quit.
+## With play=host|join|mesh the second scene starts instead (its own steps: game.gd).
 
 const P := preload("res://addons/soiree/protocol.gd")
 const World := preload("res://demo/world.gd")
+const GAME := preload("res://demo/multiplayer/game.tscn")
+## The room the second scene's game is played in, unless the link or `room=` names one.
+const GAME_ROOM := "arena"
 const STEP_TIMEOUT := 30.0
 
 var party: SoireeClient
@@ -41,7 +47,9 @@ func _ready() -> void:
 	_link_edit.text = _options.get("link", "")
 	_name_edit.text = _options.get("name", "")
 	_portal_edit.text = _options.get("portal", "")
-	if not _link_edit.text.is_empty():
+	if _options.has("play"):
+		_play.call_deferred(_options["play"])  # the tree is still adding this scene
+	elif not _link_edit.text.is_empty():
 		await _join()
 		_run_steps(str(_options.get("steps", "")).split(",", false))
 
@@ -71,6 +79,16 @@ func _build_form() -> void:
 	var keys := Label.new()
 	keys.text = "WASD: walk · E: ball · F: lamp · Y/N: answer an ask · the ring: portal"
 	box.add_child(keys)
+	var second := Label.new()
+	second.text = "Or play a Godot multiplayer game on the party's default map:"
+	box.add_child(second)
+	var modes := HBoxContainer.new()
+	box.add_child(modes)
+	for choice in [["Host it", "host"], ["Join the host", "join"], ["Mesh (no host)", "mesh"]]:
+		var button := Button.new()
+		button.text = choice[0]
+		button.pressed.connect(_play.bind(choice[1]))
+		modes.add_child(button)
 
 
 func _field(box: VBoxContainer, hint: String) -> LineEdit:
@@ -122,6 +140,28 @@ func _open_client(link_text: String) -> SoireeClient:
 		client.queue_free()
 		return null
 	return client
+
+
+# The second scene: a game played with SoireeMultiplayerPeer, in `mode` host, join or mesh. It
+# takes this screen's place; its Leave button comes back here.
+func _play(mode: String) -> void:
+	if party != null:
+		return
+	var link := SoireeLink.parse(_link_edit.text)
+	if not link.is_valid():
+		_say(link.error)
+		if _options.has("steps"):  # a scripted run goes on here (quit)
+			_run_steps(str(_options["steps"]).split(",", false))
+		return
+	var room: String = _options.get("room", link.room if not link.room.is_empty() else GAME_ROOM)
+	var game := GAME.instantiate()
+	var tree := get_tree()
+	tree.root.add_child(game)
+	tree.current_scene = game
+	queue_free()
+	game.start(_link_edit.text, _name_edit.text.strip_edges(), mode, room)
+	if _options.has("steps"):
+		game.run_steps(str(_options["steps"]).split(",", false))
 
 
 # The avatar's label: the name typed, else the one the party knows this player by.

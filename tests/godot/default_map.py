@@ -8,7 +8,8 @@ while saving and loading. Regenerate after changing the builder with
 
     .venv/bin/python -m tests.godot.default_map
 
-which prints the size and SHA-256 of what it wrote; commit the new file with the change.
+which prints the size and SHA-256 of what it wrote (the map and the demo's copy of it,
+`godot/demo/multiplayer/default_map.scn`); commit the new files with the change.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from tests.support.godot_project import project_files
 
 ROOT = Path(__file__).resolve().parents[2]
 MAP = ROOT / "uro-shim" / "default_map.scn"
+# The demo's multiplayer scene plays on a copy of the map (godot/README.md); written together.
+DEMO_MAP = ROOT / "godot" / "demo" / "multiplayer" / "default_map.scn"
 PROJECT = Path(__file__).with_name("projects") / "default_map"
 VSEKAI_SCRIPTS = Path(__file__).with_name("projects") / "vsekai_scripts"
 WITH_SCRIPTS = {"addons": VSEKAI_SCRIPTS}
@@ -67,8 +70,9 @@ def main() -> int:
         print(result.describe(), file=sys.stderr)
         return 1
     data = saved_bytes(result)
-    MAP.write_bytes(data)
-    print(f"wrote {MAP.relative_to(ROOT)}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+    for path in (MAP, DEMO_MAP):
+        path.write_bytes(data)
+        print(f"wrote {path.relative_to(ROOT)}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
     return 0
 
 

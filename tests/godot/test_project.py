@@ -43,6 +43,21 @@ def test_files_hidden_folders_and_mounted_folders(tmp_path: Path) -> None:
     assert files["addons/soiree/net/peer.gd"] == b"extends Node\n"
 
 
+def test_folders_with_a_gdignore_file_are_left_out_as_godot_does(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "game",
+        {
+            "project.godot": PROJECT_GODOT,
+            "main.tscn": "[gd_scene]\n",
+            "examples/.gdignore": "",
+            "examples/other/project.godot": PROJECT_GODOT,
+            "examples/other/main.gd": "extends Node\n",
+            "lib/x.gd": "",
+        },
+    )
+    assert sorted(project_files(project)) == [CLASS_CACHE, "lib/x.gd", "main.tscn", "project.godot"]
+
+
 def test_a_mount_over_a_project_file_is_refused(tmp_path: Path) -> None:
     project = make_project(tmp_path / "game", {"project.godot": PROJECT_GODOT, "main.tscn": "", "a/b.gd": ""})
     other = make_project(tmp_path / "other", {"b.gd": ""})

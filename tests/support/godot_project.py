@@ -29,7 +29,9 @@ def project_files(project_dir: Path, extra: Mapping[str, Path] | None = None) ->
 
     `extra` maps a resource folder to a folder on disk, e.g. `{"addons/soiree": repo / "addons/soiree"}`,
     so test projects can use code that lives elsewhere in the repository. Hidden entries (`.godot/`,
-    `.git`, ...) are left out: the editor's cache is regenerated here as needed.
+    `.git`, ...) are left out: the editor's cache is regenerated here as needed. So are folders
+    holding a `.gdignore` file, which Godot leaves out of a project too
+    (<https://docs.godotengine.org/en/stable/tutorials/best_practices/project_organization.html>).
     """
     files: dict[str, bytes] = {}
     for prefix, folder in [("", project_dir), *sorted((extra or {}).items())]:
@@ -38,6 +40,8 @@ def project_files(project_dir: Path, extra: Mapping[str, Path] | None = None) ->
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder)
             if path.is_dir() or any(part.startswith(".") for part in rel.parts):
+                continue
+            if any((folder / parent / ".gdignore").exists() for parent in rel.parents):
                 continue
             res = normalize_path(f"{prefix}/{rel.as_posix()}")
             if res in files:
