@@ -2,7 +2,8 @@
 
 Built in memory from the ``godot/`` folder on first request and kept (the package is
 read-only, so it cannot change while the app runs). Godot's own cache (``.godot/``) and other
-hidden files are left out.
+hidden files are left out, except ``.gdignore``: it keeps the example projects under
+``examples/`` out of the demo's project when Godot opens it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ GODOT_DIR = Path(__file__).resolve().parents[1] / "godot"
 ZIP_NAME = "soiree-godot-demo.zip"
 DOWNLOAD_PATH = f"/downloads/{ZIP_NAME}"
 ZIP_FOLDER = "soiree-godot-demo"
+# The one hidden file the zip keeps: Godot skips a folder holding it.
+KEPT_HIDDEN = ".gdignore"
 # A fixed timestamp: the same files give the same bytes (and ETag-friendly downloads).
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 
@@ -28,7 +31,8 @@ def godot_files(root: Path = GODOT_DIR) -> list[Path]:
     files = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+        hidden = [part for part in relative.parts if part.startswith(".")]
+        if path.is_file() and (not hidden or hidden == [KEPT_HIDDEN] == [path.name]):
             files.append(path)
     return files
 

@@ -223,11 +223,13 @@ unknown.</p>
 
 def _get_the_client() -> str:
     return f"""<li><strong>Get the client.</strong> Any Godot 4 game with the Soirée addon joins this
-party; the Soirée demo is a small one to start with. <a class="button" href="{DOWNLOAD_PATH}"
- download>Download
+party, games made with Godot's own multiplayer too once they use the addon's
+<code>SoireeMultiplayerPeer</code>; the Soirée demo is a small one to start with.
+<a class="button" href="{DOWNLOAD_PATH}" download>Download
 the Godot demo and addon (zip)</a> Open it in Godot 4.3 or newer (<em>Import</em> →
 <code>project.godot</code>) and press <em>Play</em>. (V-Sekai's own client can use this party's
-accounts and content, but its multiplayer runs over UDP, which cannot reach the party.)</li>"""
+accounts and content; its multiplayer runs over UDP, which cannot reach the party, and would
+need the addon's peer in its place.)</li>"""
 
 
 def player(mode: Mode, address: str) -> HTMLResponse:

@@ -26,6 +26,11 @@ def test_godot_cache_and_hidden_files_stay_out_and_the_bytes_are_stable(tmp_path
     (tmp_path / ".godot" / "imported").mkdir(parents=True)
     (tmp_path / ".godot" / "imported" / "big.ctex").write_bytes(b"\0" * 1000)
     (tmp_path / ".gitignore").write_text(".godot/\n")
+    (tmp_path / "examples" / "game").mkdir(parents=True)
+    (tmp_path / "examples" / ".gdignore").write_text("")  # kept: Godot skips the folder
+    (tmp_path / "examples" / "game" / "project.godot").write_text("config_version=5\n")
+    (tmp_path / "examples" / "game" / ".godot").mkdir()
+    (tmp_path / "examples" / "game" / ".godot" / ".gdignore").write_text("")
     (tmp_path / "addons" / "soiree").mkdir(parents=True)
     (tmp_path / "addons" / "soiree" / "plugin.cfg").write_text("[plugin]\n")
     (tmp_path / "project.godot").write_text("config_version=5\n")
@@ -33,6 +38,8 @@ def test_godot_cache_and_hidden_files_stay_out_and_the_bytes_are_stable(tmp_path
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert sorted(archive.namelist()) == [
             f"{ZIP_FOLDER}/addons/soiree/plugin.cfg",
+            f"{ZIP_FOLDER}/examples/.gdignore",
+            f"{ZIP_FOLDER}/examples/game/project.godot",
             f"{ZIP_FOLDER}/project.godot",
         ]
     assert godot_zip.__wrapped__(tmp_path) == data
