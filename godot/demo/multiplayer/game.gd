@@ -20,9 +20,6 @@ extends Node3D
 ## gone:<name>, say:<words>, heard:<words>, grab, ball:<name>, ballnear:<x>:<z>, ended,
 ## wait:<seconds>, quit.
 
-## Something happened worth telling the player (and the demo's tests).
-signal said(text: String)
-
 const PLAYER := preload("res://demo/multiplayer/player.tscn")
 const Player := preload("res://demo/multiplayer/player.gd")
 const Ball := preload("res://demo/multiplayer/ball.gd")
@@ -39,8 +36,8 @@ var mode := ""
 var peer: SoireeMultiplayerPeer
 ## This player's character, once spawned.
 var me: Player
-var _lines: Array[String] = []
 var _chat: Array[String] = []
+var _spawned := false
 var _over := false
 
 @onready var players: Node3D = $Players
@@ -114,7 +111,8 @@ func _process(_delta: float) -> void:
 	var connected := (
 		peer != null and peer.get_connection_status() == MultiplayerPeer.CONNECTION_CONNECTED
 	)
-	if me == null and connected and not _over:
+	if connected and not _spawned and not _over:
+		_spawned = true
 		_spawn_me()
 	if me != null and is_instance_valid(me):
 		camera.global_position = me.global_position + Vector3(0, 9, 11)
@@ -264,7 +262,9 @@ func _grab_or_drop() -> SoireeRequest:
 
 
 func _on_ball_holder_changed(godot_id: int) -> void:
-	_say("the ball is %s" % ("nobody's" if godot_id == 0 else name_of(godot_id) + "'s"))
+	var whose := "nobody's" if godot_id == 0 else name_of(godot_id) + "'s"
+	ball.get_node("Label").text = "%s ball" % whose
+	_say("the ball is %s" % whose)
 
 
 # --- the chat ---------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ func post(text: String) -> void:
 	var line := "%s: %s" % [name_of(sender), text.strip_edges().left(MAX_CHAT)]
 	_chat.append(line)
 	chat_log.text = "\n".join(_chat.slice(-CHAT_LINES))
-	_say(line)
+	_say(line, false)
 
 
 func _on_message_submitted(text: String) -> void:
@@ -286,11 +286,10 @@ func _on_message_submitted(text: String) -> void:
 		post.rpc(text)
 
 
-func _say(text: String) -> void:
-	_lines.append(text)
-	status.text = text
+func _say(text: String, as_status := true) -> void:
+	if as_status:
+		status.text = text
 	print("demo: " + text)
-	said.emit(text)
 
 
 # --- scripted runs ----------------------------------------------------------------------------
