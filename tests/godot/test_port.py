@@ -101,9 +101,9 @@ async def test_the_ported_game_plays_through_a_party_in_three_engines(tmp_path: 
         # Cy joins last and walks first; the others walk once they have seen Cy move, so every
         # engine sees every disc at its spawn point, then moving. Cy's pulse goes to the host,
         # which tells everyone. The host leaves once the others have.
-        ada = player("Ada", "host", "players:3,moved:1,walk:ui_down:0.5,moved:3,pulses:1,players:1,quit")
-        bo = player("Bo", "join", "players:3,moved:1,walk:ui_right:0.5,moved:3,pulses:1,quit")
-        cy = player("Cy", "join", "players:3,walk:ui_left:0.5,moved:3,pulse,pulses:1,quit")
+        ada = player("Ada", "host", "players:3,moved:1,walk:ui_down,moved:3,pulses:1,players:1,quit")
+        bo = player("Bo", "join", "players:3,moved:1,walk:ui_right,moved:3,pulses:1,quit")
+        cy = player("Cy", "join", "players:3,walk:ui_left,moved:3,pulse,pulses:1,quit")
         async with trio.open_nursery() as nursery:
             held = {"Ada": await start_and_wait_for(ada, "port: peer 1 appeared at spawn point 1", nursery)}
             held["Bo"] = await start_and_wait_for(bo, "port: in the game", nursery)

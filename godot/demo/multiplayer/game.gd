@@ -67,6 +67,10 @@ func _ready() -> void:
 ## Joins the game of `room` in the party of `link` (what the player pasted) as `player_name`.
 func start(link: String, player_name: String, new_mode: String, room: String) -> void:
 	mode = new_mode if new_mode in MODES else "mesh"
+	# The world is drawn first: a 3D scene's first frames can be slow on a slow machine (shaders),
+	# and the relay closes a connection that does not say hello within seconds of opening.
+	for frame in 3:
+		await get_tree().process_frame
 	peer = SoireeMultiplayerPeer.new()
 	peer.display_name = player_name
 	var error := OK

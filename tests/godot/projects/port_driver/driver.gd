@@ -3,7 +3,8 @@ extends Node
 ## a player would: an autoload that types `link=` into the lobby's address field, presses Host or
 ## Join (`role=host|join`), then follows `steps=` (comma-separated):
 ##
-## players:<n> (n discs in the arena), walk:<action>:<seconds> (holds an input action),
+## players:<n> (n discs in the arena), walk:<action> (holds an input action until this
+## player's own disc has moved: keys reach the host as the latest state, like any synchronizer's),
 ## moved:<n> (n discs seen moving), pulse (presses ui_accept), pulses:<n> (n pulses seen),
 ## wait:<seconds>, quit.
 ##
@@ -77,8 +78,10 @@ func _step(parts: PackedStringArray) -> bool:
 			condition = func() -> bool: return _discs() == int(parts[1])
 		"walk":
 			Input.action_press(parts[1])
-			await get_tree().create_timer(float(parts[2])).timeout
+			var mine := multiplayer.get_unique_id()
+			var walked := await _wait_for(func() -> bool: return _moved.has(mine))
 			Input.action_release(parts[1])
+			return walked
 		"moved":
 			condition = func() -> bool: return _moved.size() >= int(parts[1])
 		"pulse":
