@@ -1,12 +1,13 @@
 extends Node
-## Plays the Arena example (godot/examples/port, ported by its party.patch) in a scripted run, as
-## a player would: an autoload that types `link=` into the lobby's address field, presses Host or
-## Join (`role=host|join`), then follows `steps=` (comma-separated):
+## Plays the Arena example (godot/examples/port, as written for ENet or ported by its
+## party.patch) in a scripted run, as a player would: an autoload that types `link=` into the
+## lobby's address field, presses Host or Join (`role=host|join`), then follows `steps=`
+## (comma-separated):
 ##
 ## players:<n> (n discs in the arena), walk:<action> (holds an input action until this
 ## player's own disc has moved: keys reach the host as the latest state, like any synchronizer's),
 ## moved:<n> (n discs seen moving), pulse (presses ui_accept), pulses:<n> (n pulses seen),
-## wait:<seconds>, quit.
+## status:<text> (the lobby says it), wait:<seconds>, quit.
 ##
 ## It prints "port: ..." lines: "in the game", "this is peer <id>", "peer <id> appeared at spawn
 ## point <k>" (or "at (x, y)"), "peer <id> moved", "pulse from <id>", "step <step> done|FAILED".
@@ -90,11 +91,16 @@ func _step(parts: PackedStringArray) -> bool:
 			Input.action_release("ui_accept")
 		"pulses":
 			condition = func() -> bool: return _pulses.size() >= int(parts[1])
+		"status":
+			var said := ":".join(parts.slice(1))
+			var status: Label = get_tree().current_scene.get_node("Menu/Box/Status")
+			condition = func() -> bool: return status.text == said
 		"wait":
 			await get_tree().create_timer(float(parts[1])).timeout
 		"quit":
 			await get_tree().create_timer(0.3).timeout  # what was sent last goes out first
-			multiplayer.multiplayer_peer.close()
+			if multiplayer.multiplayer_peer != null:  # null once the lobby gave up
+				multiplayer.multiplayer_peer.close()
 			await get_tree().create_timer(0.5).timeout
 			get_tree().quit(0)
 		_:
