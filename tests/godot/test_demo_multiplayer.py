@@ -44,7 +44,7 @@ def test_a_link_that_is_not_one_is_explained_before_the_game_starts() -> None:
 async def play_three(relay: LiveRelay, plays: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
     """Starts one engine per player (name -> (mode, steps)), each once the one before it has its
     character; returns each player's demo lines once all have quit."""
-    held: dict[str, dict] = {}
+    held: dict[str, dict[str, GodotResult]] = {}
 
     async def go(name: str, run: GodotRun) -> None:
         held[name]["result"] = await run.run_async()
