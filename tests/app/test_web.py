@@ -97,6 +97,8 @@ async def test_player_page_shows_the_address_and_the_download(standalone: Config
         r = await c.get("/play")
     assert r.status_code == 200 and "http://party.test/invite/" in r.text
     assert 'href="/downloads/soiree-godot-demo.zip"' in r.text
+    # Games made with Godot's own multiplayer join too, through the addon's peer.
+    assert "<code>SoireeMultiplayerPeer</code>" in r.text
 
 
 @on_asyncio
