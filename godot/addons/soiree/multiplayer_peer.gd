@@ -26,7 +26,14 @@ extends MultiplayerPeerExtension
 ##   (connection_failed; `last_error` says who to ask). The host's own status becomes
 ##   CONNECTED once the relay made it the host.
 ## - **Client**: connected_to_server comes once the room is joined and its host is present
-##   (`host_timeout` seconds at most, 0: no limit). When the host leaves, every client gets
+##   (`host_timeout` seconds at most, 0: no limit). The other clients are reported as the host
+##   introduces them, as an ENet server does: the host's peer says so (an EVENT to the clients,
+##   see below) right after its game handled their peer_connected, so a client hears of a
+##   newcomer only after the host's spawns and RPCs for it; what a newcomer sends meanwhile is
+##   held, not lost. Otherwise a client could reach a newcomer first with state for a node the
+##   newcomer has not been sent yet, which Godot drops for good (a MultiplayerSynchronizer's
+##   path is confirmed once: godotengine/godot modules/multiplayer/scene_cache_interface.cpp,
+##   process_simplify_path). When the host leaves, every client gets
 ##   peer_disconnected for each peer and then server_disconnected: the game is over (there is
 ##   no host migration). The game can then go back to its menu, or a player may
 ##   create_host the same room with a new peer and the others create_client again: a new game
@@ -38,6 +45,10 @@ extends MultiplayerPeerExtension
 ##   a packet put for target 1 with ERR_INVALID_PARAMETER, as ENet does for any unknown peer.
 ##   Nodes default to authority 1, so in mesh mode give every networked node its authority
 ##   (SoireeAuthority, or the usual `set_multiplayer_authority(name.to_int())` per player).
+##   Mesh peers report each other as the relay announces them, with nobody to order a spawn
+##   against the others' packets about the spawned node: a MultiplayerSpawner in mesh mode may
+##   lose a newcomer's first state of a node spawned at the same moment, so spawn in host mode
+##   or keep mesh-mode nodes in the scene on every peer (as SoireeAuthority's are).
 ##
 ## Godot peer ids are the same on every peer: the room's host is 1, any other member is its
 ## relay member id + 1 (member ids start at 1, so ids are >= 2). The relay stamps every packet
@@ -69,7 +80,11 @@ extends MultiplayerPeerExtension
 ##   A client's `disconnect_peer(1)` leaves the game. `refuse_new_connections` makes this peer
 ##   ignore game peers that arrive from then on.
 ## - Server relay (SceneMultiplayer.server_relay) is not used: every peer reaches every other
-##   through the relay directly, so clients learn of each other without the host.
+##   through the relay directly; only the introductions of clients come from the host.
+##
+## The host's introductions are EVENTs from the host's member to clients, the payload
+## INTRODUCTION_TAG then one u32 member id (little-endian) per client introduced; a client
+## takes them from the room's host only (the relay stamps the sender).
 
 ## create_* could not get into the game (relay unreachable, no host, HOST_TAKEN, the relay is
 ## too old...); emitted before SceneMultiplayer's connection_failed.
@@ -91,6 +106,10 @@ const MAX_TARGETS := 255
 ## modules/multiplayer/scene_replication_interface.cpp, _send_sync).
 const SCENE_SYNC := 0x06
 const SYNC_HEADER := 3
+## The start of the host's introductions of clients to each other (an EVENT; see above).
+const INTRODUCTION_TAG := "soiree-game:introduce"
+## What a client holds from a newcomer the host has not introduced yet, at most (bytes).
+const HOLD_LIMIT := 1 << 22
 # Godot's TransferMode (UNRELIABLE, UNRELIABLE_ORDERED, RELIABLE) <-> the wire's mode bits.
 const WIRE_MODES := [P.PACKET_UNRELIABLE, P.PACKET_UNRELIABLE_ORDERED, P.PACKET_RELIABLE]
 const GODOT_MODES := [
@@ -134,6 +153,9 @@ var _host_member := 0  # Godot peer 1 (0: no host)
 var _known := {}  # godot id -> member: peers reported to Godot, or about to be (in the queue)
 var _reported := {}  # godot id -> true: the peers Godot has been told of (at the drain)
 var _ignored := {}  # member -> true: disconnect_peer() or refused; their packets are dropped
+var _introduced := {}  # member -> true: client mode, the host introduced this client
+var _held := {}  # member -> [flags, channel, payload]...: client mode, not introduced yet
+var _held_bytes := {}  # member -> bytes held
 
 # What Godot reads, in the relay's order: packets [godot id, TransferMode, channel, payload]
 # and Callables to run between them (peers arriving and leaving, changes of authority).
@@ -420,6 +442,11 @@ func _flush() -> void:
 	if room == null or _status != MultiplayerPeer.CONNECTION_CONNECTED or _ending:
 		return
 	for entry in batch:
+		if entry.get("introduction", false):
+			var to: Array = entry["targets"]
+			for first in range(0, to.size(), MAX_TARGETS):
+				room.send_event(entry["payload"], to.slice(first, first + MAX_TARGETS))
+			continue
 		if entry["broadcast"]:
 			var except: int = entry["except"]
 			_send(entry, [except] if except != 0 else [], P.PACKET_EXCEPT if except != 0 else 0)
@@ -485,6 +512,38 @@ func _drop_queued_from(godot_id: int) -> void:
 func _report_joined(godot_id: int) -> void:
 	_reported[godot_id] = true
 	peer_connected.emit(godot_id)
+	if mode == Mode.HOST:
+		_introduce(godot_id)
+
+
+# The host introduces a client it has just reported to the others, and them to it: after the
+# packets its game sent in peer_connected (the batch keeps their order).
+func _introduce(godot_id: int) -> void:
+	var member: int = _known.get(godot_id, 0)
+	var others := []
+	for id: int in _reported:
+		if id != godot_id and _known.has(id):
+			others.append(_known[id])
+	if member == 0 or others.is_empty():
+		return
+	others.sort()
+	_batch_introduction([member], others)
+	_batch_introduction(others, [member])
+
+
+func _batch_introduction(members: Array, targets: Array) -> void:
+	var payload := INTRODUCTION_TAG.to_utf8_buffer()
+	var at := payload.size()
+	payload.resize(at + 4 * members.size())
+	for member: int in members:
+		payload.encode_u32(at, member)
+		at += 4
+	var entry := _entry(P.PACKET_RELIABLE, 0, payload)
+	entry["introduction"] = true
+	entry["targets"] = targets
+	_batch.append(entry)
+	for target: int in targets:
+		_last_for[target] = _batch.size() - 1
 
 
 func _report_gone(godot_id: int) -> void:
@@ -554,6 +613,7 @@ func start_with(session: SoireeSession, new_mode: Mode, new_room: String) -> voi
 	_hook("game_role_changed", _on_game_role_changed)
 	_hook("packet_received", _on_packet_received)
 	_hook("room_left", _on_room_left)
+	_hook("event_received", _on_event_received)
 	if client.has_signal("connection_failed"):
 		_hook("connection_failed", _on_connection_failed)
 	client.join(room_name).completed.connect(_on_joined.bind(_generation))
@@ -600,6 +660,9 @@ func _teardown() -> void:
 	_known.clear()
 	_reported.clear()
 	_ignored.clear()
+	_introduced.clear()
+	_held.clear()
+	_held_bytes.clear()
 	_incoming.clear()
 	_head = 0
 	_packet_count = 0
@@ -679,9 +742,18 @@ func _check_ready() -> void:
 		members.erase(_host_member)
 		members.push_front(_host_member)
 	for member: int in members:
-		_admit(member, reports)
+		if not _awaits_host(member):
+			_admit(member, reports)
 	_incoming = reports + _incoming.slice(_head)
 	_head = 0
+	for member: int in _held.keys():
+		if not _awaits_host(member):
+			_release_held(member)
+
+
+# Client mode: another client is reported once the host has introduced it.
+func _awaits_host(member: int) -> bool:
+	return mode == Mode.CLIENT and member != _host_member and not _introduced.has(member)
 
 
 func _admit(member: int, reports: Array) -> void:
@@ -714,6 +786,9 @@ func _on_game_role_changed(in_room: SoireeRoom, member: int, role: int) -> void:
 			old_id = godot_id
 	if role == P.GameRole.NONE:
 		_roles.erase(member)
+		_introduced.erase(member)
+		_held.erase(member)
+		_held_bytes.erase(member)
 	else:
 		_roles[member] = role
 	if role == P.GameRole.HOST:
@@ -734,7 +809,7 @@ func _on_game_role_changed(in_room: SoireeRoom, member: int, role: int) -> void:
 	if old_id != 0:
 		_known.erase(old_id)
 		_incoming.append(_report_gone.bind(old_id))
-	if new_id != 0:
+	if new_id != 0 and not _awaits_host(member):
 		_admit(member, _incoming)
 
 
@@ -747,7 +822,8 @@ func _on_packet_received(
 		return
 	var godot_id := godot_id_of(sender)
 	var connected := _status == MultiplayerPeer.CONNECTION_CONNECTED
-	if connected and _known.get(godot_id, 0) != sender:
+	var held: bool = _known.get(godot_id, 0) != sender and _awaits_host(sender)
+	if connected and _known.get(godot_id, 0) != sender and not held:
 		return
 	if flags & P.PACKET_MORE:
 		var part: PackedByteArray = _fragments.get(sender, PackedByteArray())
@@ -765,7 +841,51 @@ func _on_packet_received(
 		_fragments.erase(sender)
 		whole.append_array(payload)
 		payload = whole
-	_queue_packet(godot_id, flags, channel, payload)
+	if held:
+		_hold(sender, flags, channel, payload)
+	else:
+		_queue_packet(godot_id, flags, channel, payload)
+
+
+func _hold(member: int, flags: int, channel: int, payload: PackedByteArray) -> void:
+	var size: int = _held_bytes.get(member, 0) + payload.size()
+	if size > HOLD_LIMIT:
+		var what := "a packet from member %d, not introduced by the host yet, was dropped" % member
+		push_warning("SoireeMultiplayerPeer: %s." % what)
+		return
+	_held_bytes[member] = size
+	if not _held.has(member):
+		_held[member] = []
+	_held[member].append([flags, channel, payload])
+
+
+# The host's introductions of clients (see INTRODUCTION_TAG): each is reported, then what it
+# sent meanwhile.
+func _on_event_received(in_room: SoireeRoom, sender: int, payload: PackedByteArray) -> void:
+	if client == null or in_room.name != room_name or mode != Mode.CLIENT or _ending:
+		return
+	var tag := INTRODUCTION_TAG.to_utf8_buffer()
+	if sender == 0 or sender != _host_member or payload.slice(0, tag.size()) != tag:
+		return
+	for at in range(tag.size(), payload.size() - 3, 4):
+		var member := payload.decode_u32(at)
+		_introduced[member] = true
+		var godot_id := godot_id_of(member)
+		var waiting := _status == MultiplayerPeer.CONNECTION_CONNECTED and _roles.has(member)
+		if waiting and not _known.has(godot_id):
+			_admit(member, _incoming)
+			_release_held(member)
+
+
+# What a newly introduced client sent before, after its report (dropped if it was refused).
+func _release_held(member: int) -> void:
+	var held: Array = _held.get(member, [])
+	_held.erase(member)
+	_held_bytes.erase(member)
+	var godot_id := godot_id_of(member)
+	if _known.get(godot_id, 0) == member:
+		for packet: Array in held:
+			_queue_packet(godot_id, packet[0], packet[1], packet[2])
 
 
 func _on_room_left(in_room: SoireeRoom, reason: int) -> void:

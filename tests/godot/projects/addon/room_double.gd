@@ -97,6 +97,8 @@ func _handle(member: int, record: Dictionary) -> void:
 			_game(member, record)
 		P.PACKET:
 			_packet(member, record)
+		P.EVENT:
+			_event(member, record)
 		P.SPAWN:
 			_spawn(member, record)
 		P.REQUEST:
@@ -193,6 +195,15 @@ func _packet(member: int, record: Dictionary) -> void:
 	var bytes := _rec(P.PACKET_FROM, fields)
 	for m: int in receivers:
 		if sessions.has(m):
+			to(m, bytes)
+
+
+func _event(member: int, record: Dictionary) -> void:
+	var fields := {"room": HANDLE, "sender": member, "payload": record["payload"]}
+	var bytes := _rec(P.EVENT_FROM, fields)
+	var targets: Array = record["targets"]
+	for m: int in sessions.keys():
+		if m != member and (targets.is_empty() or m in targets):
 			to(m, bytes)
 
 

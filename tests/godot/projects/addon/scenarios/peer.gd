@@ -222,6 +222,7 @@ func _host_mode() -> void:
 	check_equal(two.api.get_peers(), PackedInt32Array([1, 6]), "get_peers()")
 	_rpcs(host, one, two)
 	_targets(host, one, two)
+	_introductions(host, one, two)
 	_sync(host, one, two)
 	_fragments(host, one)
 	_second_host()
@@ -282,6 +283,69 @@ func _targets(host: World, one: World, two: World) -> void:
 	check_equal(refused, ERR_INVALID_PARAMETER, "an unknown target")
 	_pump()
 	room.take_packets()
+
+
+## A newcomer is reported to the clients only once the host introduces it, behind the packets
+## the host sent for it; what it sent them before that is held, then delivered.
+func _introductions(host: World, one: World, two: World) -> void:
+	for world: World in [host, one, two]:
+		world.take()
+	room.sent.clear()
+	var greet := func(id: int) -> void: host.game.hello.rpc_id(id, "welcome")
+	host.api.peer_connected.connect(greet)
+	var three := _world(9, CLIENT)
+	room.serve()  # the relay: member 9 is a game peer, everyone is told
+	for i in 2:
+		for world: World in [one, two, three]:
+			world.api.poll()
+		room.serve()
+	check_equal(
+		three.take(), ["connected_to_server", "+1"], "a newcomer: the host, nobody else yet"
+	)
+	check_equal(one.take(), [], "a client does not report a newcomer the host has not introduced")
+	var early := {
+		"type": P.PACKET_FROM,
+		"room": RoomDouble.HANDLE,
+		"sender": 9,
+		"flags": P.PACKET_RELIABLE,
+		"channel": 0,
+		"payload": PackedByteArray([3, 7, 7]),
+	}
+	room.to(5, P.encode_record(early))
+	one.api.poll()
+	check_equal(one.take(), [], "...and holds what the newcomer sent it")
+	host.api.poll()  # reads the newcomer: its peer_connected (an RPC), then the introductions
+	host.api.poll()  # sends them
+	room.serve()
+	for world: World in [one, two, three]:
+		world.api.poll()
+	check_equal(host.take(), ["+10"], "the host reports the newcomer at once")
+	check_equal(one.take(), ["+10", "packet 10 [7, 7]"], "introduced: reported, then what it sent")
+	check_equal(two.take(), ["+10"], "every client is told")
+	check_equal(three.take(), ["+6", "+8"], "and the newcomer is told of the clients")
+	check_equal(three.game.calls, [["hello", 1, "welcome"]], "the host's RPC from peer_connected")
+	var from_host := room.sent.filter(func(item: Array) -> bool: return item[0] == 2)
+	var kinds := from_host.map(func(item: Array) -> int: return item[1]["type"])
+	var rpc_at := kinds.find(P.PACKET)
+	check(rpc_at >= 0 and rpc_at < kinds.find(P.EVENT), "the introductions go after the RPC")
+	var tag := SoireeMultiplayerPeer.INTRODUCTION_TAG.to_utf8_buffer()
+	var introductions := []
+	for item: Array in from_host:
+		var record: Dictionary = item[1]
+		if record["type"] == P.EVENT:
+			var payload: PackedByteArray = record["payload"]
+			var members := []
+			for at in range(tag.size(), payload.size(), 4):
+				members.append(payload.decode_u32(at))
+			introductions.append([record["targets"], payload.slice(0, tag.size()) == tag, members])
+	var expected := [[[5, 7], true, [9]], [[9], true, [5, 7]]]
+	check_equal(introductions, expected, "9 to the clients, the clients to 9")
+	host.api.peer_connected.disconnect(greet)
+	room.leave(9)
+	_drop_world(three)
+	_pump()
+	for world: World in [host, one, two]:
+		world.take()
 
 
 func _sync(host: World, one: World, two: World) -> void:
