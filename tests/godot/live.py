@@ -161,6 +161,62 @@ async def start_and_wait_for(
     return holder
 
 
+class SlowLink:
+    """A loopback TCP proxy in front of a relay whose relay-to-player direction can be stopped:
+    a player behind it whose network stalls. `url(name)` is the relay URL through it; while
+    `stalled`, nothing the relay sends is read, and the proxy's small receive buffer makes the
+    relay's own queue for that player grow (which is what the relay measures)."""
+
+    RECEIVE_BUFFER = 8192
+
+    def __init__(self, relay: LiveRelay) -> None:
+        self.relay = relay
+        self.port = 0
+        self.flowing = trio.Event()
+        self.flowing.set()
+
+    def url(self, name: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/relay?ticket={self.relay.ticket(name)}"
+
+    def stall(self) -> None:
+        self.flowing = trio.Event()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        task_status.started()
+        await trio.serve_listeners(self._handle, listeners)
+
+    async def _handle(self, player: trio.SocketStream) -> None:
+        sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
+        sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, self.RECEIVE_BUFFER)
+        await sock.connect(("127.0.0.1", self.relay.port))
+        relay = trio.SocketStream(sock)
+
+        async def pump(source: trio.SocketStream, sink: trio.SocketStream, gated: bool) -> None:
+            while True:
+                if gated:
+                    await self.flowing.wait()
+                data = await source.receive_some(65536)
+                if not data:
+                    break
+                await sink.send_all(data)
+            await sink.send_eof()
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pump, player, relay, False)
+                nursery.start_soon(pump, relay, player, True)
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass  # either side closed: so does the other
+        finally:
+            await relay.aclose()
+            await player.aclose()
+
+
 CADDYFILE = """{{
 	admin off
 	auto_https off

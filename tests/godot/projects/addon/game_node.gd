@@ -5,6 +5,8 @@ extends Node
 ## [method, sender (get_remote_sender_id), argument], in the order received.
 var calls: Array = []
 var value := 0
+## Bytes a synchronizer may carry along with `value` (to make its state large).
+var blob := PackedByteArray()
 
 @rpc("any_peer", "call_remote", "reliable")
 func hello(argument: Variant) -> void:
