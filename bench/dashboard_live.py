@@ -36,8 +36,8 @@ import trio
 from app import links
 from app.access import HOST_COOKIE
 from common.config import RELAY_PATH, STACK_PORTS, Config
-from common.identity import Identity, sign_ticket
-from common.secretfiles import ticket_key
+from common.identity import Identity
+from common.secretfiles import mint_ticket, ticket_key
 from relay.client import open_relay
 from relay.protocol import Rule
 from tests.support.net import free_port_block
@@ -67,7 +67,7 @@ async def bot(url: str, key: bytes, n: int, objects: int, rate: float, stop: tri
     identity = Identity(f"bench-{n}", f"Bot {n}", frozenset({"play"}), "ticket")
 
     async def ticket() -> str:
-        return sign_ticket(key, identity, now=time.time(), ttl=3600)
+        return mint_ticket(key, identity, ttl=3600)
 
     async with open_relay(url, ticket=ticket) as relay:
         room = await relay.join("lobby")

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from common.config import RELAY_OFFSET, RELAY_PATH
-from common.identity import Identity, sign_ticket
-from common.secretfiles import TICKET_KEY, load_secret
+from common.identity import Identity
+from common.secretfiles import TICKET_KEY, load_secret, mint_ticket
 from relay.protocol import (
     GAME_VERSION,
     HEADER,
@@ -250,7 +250,7 @@ def run_round(
     ep = select.epoll()
     for i in range(n):  # connect everyone first, then collect the answers: setup takes ticks, not N ticks
         ident = Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "ticket")
-        sock = handshake(port, sign_ticket(key, ident, now=time.time(), ttl=600))
+        sock = handshake(port, mint_ticket(key, ident, ttl=600))
         state = STATE.pack(i, 0, 0).ljust(STATE_SIZE, b".")
         if packets:
             setup = Hello(GAME_VERSION, GAME_VERSION).encode() + Game(2, 1, GameRole.PEER).encode()

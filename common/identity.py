@@ -29,8 +29,13 @@ KNOWN_PERMISSIONS = frozenset({PERM_HOST, PERM_PLAY})
 SOIREE_NAMESPACE = uuid.UUID("5f0c1e2a-7d3b-4c8e-9a61-2b4d6f8e0a13")
 
 NAME_MAX = 64
-TICKET_VERSION = "v1"
+# Relay tickets (relay/PROTOCOL.md §1.1 is the format's reference for client writers).
+TICKET_VERSION = "v2"
 TICKET_TTL = 60  # seconds a relay ticket lives: a client fetches one for every connection
+# The longest life a relay accepts (development tickets from `python -m relay ticket`). The relay
+# remembers a sign-out this long, so that no ticket issued before it can still be valid.
+TICKET_MAX_TTL = 3600
+TICKET_ID_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -115,21 +120,54 @@ def _unb64(text: str) -> bytes:
         raise TicketError("ticket is not valid base64") from None
 
 
-def sign_ticket(key: bytes, identity: Identity, *, now: float, ttl: float = TICKET_TTL) -> str:
-    """A short-lived proof of identity for the relay: ``v1.<payload>.<mac>``."""
-    payload = {
+@dataclass(frozen=True)
+class Ticket:
+    """A verified relay ticket: who it names, and what the relay needs to refuse its reuse
+    (``id``, until ``expires_at``) and to refuse it after its holder signed out (``issued_at``)."""
+
+    identity: Identity
+    id: str
+    issued_at: float  # unix seconds
+    expires_at: float  # unix seconds
+    reusable: bool = False  # a development ticket: opens any number of connections
+
+
+def sign_ticket(
+    key: bytes,
+    identity: Identity,
+    *,
+    now: float,
+    ticket_id: str,
+    ttl: float = TICKET_TTL,
+    reusable: bool = False,
+) -> str:
+    """A short-lived proof of identity for the relay: ``v2.<payload>.<mac>``. ``ticket_id`` must
+    be unpredictable and never reused (``common.secretfiles.mint_ticket`` makes one)."""
+    if not 0 < len(ticket_id) <= TICKET_ID_MAX:
+        raise ValueError(f"a ticket id has 1 to {TICKET_ID_MAX} characters")
+    payload: dict[str, object] = {
         "sub": identity.user_id,
         "name": identity.name,
         "perms": sorted(identity.permissions),
-        "exp": int(now + ttl),
+        "iat": int(now * 1000),
+        "exp": int((now + ttl) * 1000),
+        "jti": ticket_id,
     }
+    if reusable:
+        payload["reuse"] = True
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
     signed = f"{TICKET_VERSION}.{body}"
     mac = hmac.new(key, signed.encode(), hashlib.sha256).digest()
     return f"{signed}.{_b64(mac)}"
 
 
-def verify_ticket(key: bytes, ticket: str, *, now: float) -> Identity:
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_ticket(key: bytes, ticket: str, *, now: float) -> Ticket:
+    """The ticket's claims once its signature, shape and lifetime are checked; TicketError if not.
+    Whether it was used before or issued before a sign-out is the relay's to check."""
     parts = ticket.split(".")
     if len(parts) != 3 or parts[0] != TICKET_VERSION:
         raise TicketError("ticket has an unknown format")
@@ -138,23 +176,37 @@ def verify_ticket(key: bytes, ticket: str, *, now: float) -> Identity:
         raise TicketError("ticket signature does not match")
     try:
         payload = json.loads(_unb64(parts[1]))
-        sub, name, perms, exp = payload["sub"], payload["name"], payload["perms"], payload["exp"]
+        sub, name, perms = payload["sub"], payload["name"], payload["perms"]
+        iat, exp, jti = payload["iat"], payload["exp"], payload["jti"]
+        reuse = payload.get("reuse", False)
         valid = (
             isinstance(sub, str)
             and isinstance(name, str)
-            and isinstance(exp, int)
             and isinstance(perms, list)
             and all(isinstance(p, str) for p in perms)
+            and _is_int(iat)
+            and _is_int(exp)
+            and isinstance(jti, str)
+            and 0 < len(jti) <= TICKET_ID_MAX
+            and isinstance(reuse, bool)
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         valid = False
     if not valid:
         raise TicketError("ticket payload is malformed")
-    if exp < now:
+    if exp < now * 1000:
         raise TicketError("ticket has expired")
-    return Identity(
+    if exp - iat > TICKET_MAX_TTL * 1000:
+        raise TicketError(f"ticket lives longer than {TICKET_MAX_TTL} s")
+    identity = Identity(
         user_id=sub,
         name=clean_name(name),
         permissions=frozenset(perms) & KNOWN_PERMISSIONS,
         source="ticket",
     )
+    return Ticket(identity, jti, iat / 1000, exp / 1000, reuse)
+
+
+def verify_ticket(key: bytes, ticket: str, *, now: float) -> Identity:
+    """The identity a ticket names (signature, shape and lifetime checked)."""
+    return read_ticket(key, ticket, now=now).identity

@@ -1,7 +1,9 @@
 """``python -m relay``: run the relay alone, on the ports ``common.config`` gives.
 
 Every setting in ``relay/settings.py`` can be changed with ``--set name=value`` (for example
-``--set tick_hz=60 --set max_members=1000``).
+``--set tick_hz=60 --set max_members=1000``). ``python -m relay ticket --name Ada`` prints a
+relay ticket signed with the var directory's key, for trying a client without the Uro API
+(relay/PROTOCOL.md §1.1).
 """
 
 from __future__ import annotations
@@ -10,12 +12,18 @@ import argparse
 import dataclasses
 import logging
 import sys
+import uuid
 
 import trio
 
 from common.config import Config
+from common.identity import PERM_HOST, PERM_PLAY, TICKET_MAX_TTL, TICKET_TTL, Identity, clean_name
+from common.secretfiles import mint_ticket, ticket_key
 from relay.service import serve
 from relay.settings import Settings
+
+# Development accounts: the same name gives the same account on every run.
+DEV_NAMESPACE = uuid.UUID("0b7c3a52-5d0e-4f8e-9c1a-6e2f4d8b7a90")
 
 
 def parse_settings(pairs: list[str]) -> Settings:
@@ -43,7 +51,38 @@ def parse_settings(pairs: list[str]) -> Settings:
         raise SystemExit(str(exc)) from None
 
 
+def ticket(argv: list[str]) -> str:
+    """``python -m relay ticket``: a ticket for a development account, as the API would issue."""
+    parser = argparse.ArgumentParser(
+        prog="python -m relay ticket",
+        description="Print a relay ticket signed with the var directory's secrets/ticket.key.",
+    )
+    parser.add_argument("--name", required=True, help="the display name others see")
+    parser.add_argument("--user-id", help="the account id (default: derived from the name)")
+    parser.add_argument("--host", action="store_true", help="with the host's permission")
+    parser.add_argument(
+        "--ttl", type=float, default=TICKET_TTL, help=f"seconds it lives (at most {TICKET_MAX_TTL})"
+    )
+    parser.add_argument(
+        "--reusable", action="store_true", help="may open any number of connections (development only)"
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.ttl <= TICKET_MAX_TTL:
+        parser.error(f"--ttl must be between 0 and {TICKET_MAX_TTL} seconds")
+    name = clean_name(args.name, fallback="")
+    if not name:
+        parser.error("--name needs at least one visible character")
+    user_id = args.user_id or str(uuid.uuid5(DEV_NAMESPACE, name))
+    perms = frozenset({PERM_PLAY, PERM_HOST} if args.host else {PERM_PLAY})
+    identity = Identity(user_id, name, perms, "ticket")
+    return mint_ticket(ticket_key(Config.from_env()), identity, ttl=args.ttl, reusable=args.reusable)
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ticket"]:
+        print(ticket(argv[1:]))
+        return
     parser = argparse.ArgumentParser(prog="python -m relay", description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="change a setting")
     parser.add_argument("--no-database", action="store_true", help="keep persistent objects in memory only")

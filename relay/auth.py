@@ -5,7 +5,8 @@ they may do; the name others see comes from the player's account in the Uro API 
 set with ``PUT /api/v1/profile``), because keys made for sharing all carry "Anonymous User"
 (docs/sandstorm.md §API tokens). Standalone mode accepts a relay ticket signed by the Uro API
 (``?ticket=`` or ``Authorization``), verified offline, or a Uro access token (``?token=`` or
-``Authorization``, raw or ``Bearer``), verified by asking the API for the token's profile.
+``Authorization``, raw or ``Bearer``), verified by asking the API for the token's profile. A
+ticket opens one connection, and none once its holder signed out (``TicketGuard``).
 
 Both ask the same loopback ``GET /api/v1/profile``; a token's identity depends on the answer,
 a Sandstorm player's name only falls back to the bridge's when the API does not answer.
@@ -14,6 +15,7 @@ a Sandstorm player's name only falls back to the bridge's when the API does not 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import time
 from collections.abc import Mapping
@@ -26,12 +28,15 @@ from common.config import LOOPBACK, Config
 from common.identity import (
     PERM_HOST,
     PERM_PLAY,
+    TICKET_MAX_TTL,
+    TICKET_VERSION,
     Identity,
+    Ticket,
     TicketError,
     bearer_credential,
     clean_name,
     from_sandstorm_headers,
-    verify_ticket,
+    read_ticket,
 )
 from common.secretfiles import ticket_key
 from relay.http import HttpError
@@ -44,7 +49,51 @@ MALFORMED = (ValueError, KeyError, TypeError, AttributeError)  # a profile of an
 
 
 def _looks_like_ticket(credential: str) -> bool:
-    return credential.startswith("v1.") and credential.count(".") == 2
+    return credential.startswith(TICKET_VERSION + ".") and credential.count(".") == 2
+
+
+class TicketGuard:
+    """What makes a ticket good for one connection only, and for none once its holder signed out.
+
+    It remembers the id of every ticket that opened a connection until that ticket expires, and
+    per account the time of its last sign-out (or removal) for ``TICKET_MAX_TTL``, after which no
+    ticket issued before it can still be valid. Free of I/O: callers pass the time. It lives in
+    the relay's memory, which is enough for one relay process (relay/PROTOCOL.md §1.1 says what
+    several would need).
+    """
+
+    def __init__(self) -> None:
+        self.used: dict[str, float] = {}  # ticket id -> when the ticket expires
+        self.not_before: dict[str, float] = {}  # user id -> tickets issued until then are refused
+        self._expiries: list[tuple[float, str, str]] = []  # (when, "used" | "user", key)
+
+    def admit(self, ticket: Ticket, now: float) -> None:
+        """Let the ticket open this connection, or raise TicketError saying why not."""
+        self._forget(now)
+        ended = self.not_before.get(ticket.identity.user_id)
+        if ended is not None and ticket.issued_at <= ended:
+            raise TicketError("ticket was issued before its holder signed out or was removed")
+        if ticket.reusable:
+            return
+        if ticket.id in self.used:
+            raise TicketError("ticket was used already: fetch a new one for every connection")
+        self.used[ticket.id] = ticket.expires_at
+        heapq.heappush(self._expiries, (ticket.expires_at, "used", ticket.id))
+
+    def end(self, user_id: str, now: float) -> None:
+        """The account signed out or was removed: its tickets issued until now are refused."""
+        self._forget(now)
+        self.not_before[user_id] = now
+        heapq.heappush(self._expiries, (now + TICKET_MAX_TTL, "user", user_id))
+
+    def _forget(self, now: float) -> None:
+        expiries = self._expiries
+        while expiries and expiries[0][0] < now:
+            when, kind, key = heapq.heappop(expiries)
+            table = self.used if kind == "used" else self.not_before
+            # a later entry for the same key (a second sign-out) keeps it
+            if kind == "used" or table.get(key, when) + TICKET_MAX_TTL <= when:
+                table.pop(key, None)
 
 
 class Authenticator:
@@ -53,6 +102,7 @@ class Authenticator:
         self.client = client
         self._own_client = client is None
         self._ticket_key: bytes | None = None
+        self.guard = TicketGuard()
 
     def _key(self) -> bytes:
         if self._ticket_key is None:
@@ -110,10 +160,13 @@ class Authenticator:
         authorization = bearer_credential(headers.get("authorization", ""))
         ticket = query.get("ticket") or (authorization if _looks_like_ticket(authorization) else "")
         if ticket:
+            now = time.time()
             try:
-                return verify_ticket(self._key(), ticket, now=time.time())
+                claims = read_ticket(self._key(), ticket, now=now)
+                self.guard.admit(claims, now)
             except TicketError as exc:
                 raise HttpError(401, str(exc)) from None
+            return claims.identity
         token = bearer_credential(query.get("token", "")) or authorization
         if not token:
             raise HttpError(401, "a ticket or a token is needed")

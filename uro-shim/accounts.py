@@ -217,11 +217,14 @@ async def rotate_session(
     return account, access, new_renewal
 
 
-async def delete_session(conn: psycopg.AsyncConnection, token: str) -> None:
+async def delete_session(conn: psycopg.AsyncConnection, token: str) -> list[str]:
+    """Forget the token's session; the accounts it belonged to (none for an unknown token)."""
     digest = token_digest(token)
-    await conn.execute(
-        "DELETE FROM uro_sessions WHERE access_hash = %s OR renewal_hash = %s", (digest, digest)
+    cur = await conn.execute(
+        "DELETE FROM uro_sessions WHERE access_hash = %s OR renewal_hash = %s RETURNING user_id",
+        (digest, digest),
     )
+    return [str(row[0]) for row in await cur.fetchall()]
 
 
 async def account_by_id(

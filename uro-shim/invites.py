@@ -2,8 +2,9 @@
 
 The host creates a link per friend; redeeming it signs the friend into an account bound to
 that invite. The link stays the friend's credential (as a Sandstorm API token would be): using
-it again signs into the same account. Revoking it ends that account's sessions and the link
-stops working. In a grain, invites are Sandstorm's own sharing links, so these routes refuse.
+it again signs into the same account. Revoking it ends that account's sessions, in the API and
+in the relay, and the link stops working. In a grain, invites are Sandstorm's own sharing links,
+so these routes refuse.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from uro_shim.body import read_fields
 from uro_shim.errors import ApiError, forbidden, not_found, ok
 from uro_shim.forms import Fields, parse_uuid
 from uro_shim.forwarded import public_url
+from uro_shim.relay_sessions import INVITE_REVOKED, end_relay_sessions
 from uro_shim.services import services
 
 from common.db import fetch_row
@@ -88,21 +90,26 @@ async def revoke(request: Request) -> JSONResponse:
     await require_admin(request)
     invite_id = parse_uuid(request.path_params["id"], "That invite")
 
-    async def apply(conn: psycopg.AsyncConnection) -> bool:
+    async def apply(conn: psycopg.AsyncConnection) -> list[str] | None:
         cur = await conn.execute("SELECT revoked_at FROM uro_invites WHERE id = %s", (invite_id,))
         if await cur.fetchone() is None:
-            return False
+            return None
         await conn.execute(
             "UPDATE uro_invites SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (invite_id,)
         )
+        cur = await conn.execute("SELECT id FROM uro_users WHERE invite_id = %s", (invite_id,))
+        holders = [str(row[0]) for row in await cur.fetchall()]
         await conn.execute(
             "DELETE FROM uro_sessions WHERE user_id IN (SELECT id FROM uro_users WHERE invite_id = %s)",
             (invite_id,),
         )
-        return True
+        return holders
 
-    if not await services(request).db.transaction(apply):
+    svc = services(request)
+    holders = await svc.db.transaction(apply)
+    if holders is None:
         raise not_found("That invite")
+    await end_relay_sessions(svc, holders, INVITE_REVOKED)
     return ok({"id": invite_id})
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import re
-import time
 from typing import Any
 
 import psycopg
@@ -23,10 +22,12 @@ from uro_shim.body import read_fields
 from uro_shim.errors import ApiError, forbidden, ok
 from uro_shim.forms import Fields
 from uro_shim.forwarded import public_url
+from uro_shim.relay_sessions import SIGNED_OUT, end_relay_sessions
 from uro_shim.services import Services, services
 
 from common.config import RELAY_PATH
-from common.identity import TICKET_TTL, clean_name, host_key_text, sign_ticket
+from common.identity import TICKET_TTL, clean_name, host_key_text
+from common.secretfiles import mint_ticket
 
 SANDSTORM_TOKEN = "sandstorm"  # placeholder: inside a grain the bridge authenticates every request
 USERNAME = re.compile(r"^[a-z0-9_]{3,16}$")
@@ -169,15 +170,16 @@ async def renew(request: Request) -> JSONResponse:
 
 
 async def logout(request: Request) -> JSONResponse:
-    """Always 200 with an empty object, as classic Uro did (COMPATIBILITY.md §Client calls)."""
+    """Always 200 with an empty object, as classic Uro did (COMPATIBILITY.md §Client calls). The
+    account's relay sessions end too, and the relay tickets it was given stop working."""
     svc = services(request)
     token = request_token(request.headers, request.cookies)
     if token is not None and not svc.sandstorm:
 
-        async def forget(conn: psycopg.AsyncConnection) -> None:
-            await accounts.delete_session(conn, token)
+        async def forget(conn: psycopg.AsyncConnection) -> list[str]:
+            return await accounts.delete_session(conn, token)
 
-        await svc.db.transaction(forget)
+        await end_relay_sessions(svc, await svc.db.transaction(forget), SIGNED_OUT)
     return ok({})
 
 
@@ -249,5 +251,5 @@ async def ticket(request: Request) -> JSONResponse:
     """Soirée extension: a short-lived proof of identity the relay checks offline."""
     svc: Services = services(request)
     account = await require_player(request)
-    signed = sign_ticket(svc.ticket_key, account.identity(), now=time.time(), ttl=TICKET_TTL)
+    signed = mint_ticket(svc.ticket_key, account.identity(), ttl=TICKET_TTL)
     return ok({"ticket": signed, "expires_in": TICKET_TTL, "relay_url": _relay_url(request)})

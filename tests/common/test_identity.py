@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,10 +17,11 @@ from common.identity import (
     Identity,
     TicketError,
     from_sandstorm_headers,
+    read_ticket,
     sign_ticket,
     verify_ticket,
 )
-from common.secretfiles import TICKET_KEY, load_secret
+from common.secretfiles import TICKET_KEY, load_secret, mint_ticket
 
 KEY = b"k" * 32
 
@@ -58,32 +64,89 @@ def test_without_sandstorm_headers_there_is_no_identity() -> None:
 
 def test_ticket_round_trip_and_expiry() -> None:
     ident = Identity("11111111-2222-3333-4444-555555555555", "Bob", frozenset({PERM_HOST}), "token")
-    ticket = sign_ticket(KEY, ident, now=1000.0, ttl=60)
+    ticket = sign_ticket(KEY, ident, now=1000.0, ttl=60, ticket_id="t-1")
     back = verify_ticket(KEY, ticket, now=1030.0)
     assert (back.user_id, back.name, back.permissions) == (ident.user_id, "Bob", ident.permissions)
     assert back.source == "ticket"
+    claims = read_ticket(KEY, ticket, now=1030.0)
+    assert (claims.id, claims.issued_at, claims.expires_at, claims.reusable) == ("t-1", 1000.0, 1060.0, False)
     with pytest.raises(TicketError, match="expired"):
         verify_ticket(KEY, ticket, now=1061.0)
+
+
+def test_the_ticket_format_is_what_protocol_md_documents() -> None:
+    """relay/PROTOCOL.md §1.1: v2.<payload>.<mac>, base64url without padding, HMAC-SHA256 over
+    "v2.<payload>", the payload's JSON with these names and units."""
+    ident = Identity("u-1", "Ada", frozenset({PERM_PLAY}), "token")
+    ticket = sign_ticket(KEY, ident, now=1000.25, ttl=60, ticket_id="abc", reusable=True)
+    version, payload, mac = ticket.split(".")
+    assert version == "v2"
+    expected = hmac.new(KEY, f"v2.{payload}".encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64encode(expected).rstrip(b"=").decode() == mac
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims == {
+        "sub": "u-1",
+        "name": "Ada",
+        "perms": ["play"],
+        "iat": 1000250,
+        "exp": 1060250,
+        "jti": "abc",
+        "reuse": True,
+    }
+
+
+def test_minted_tickets_have_ids_nobody_can_guess() -> None:
+    ident = Identity("u", "n", frozenset({PERM_PLAY}), "token")
+    ids = {read_ticket(KEY, mint_ticket(KEY, ident), now=time.time()).id for _ in range(50)}
+    assert len(ids) == 50 and all(len(i) >= 20 for i in ids)
+
+
+def _signed(payload: object) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    mac = hmac.new(KEY, f"v2.{body}".encode(), hashlib.sha256).digest()
+    return f"v2.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+GOOD = {"sub": "u", "name": "n", "perms": ["play"], "iat": 0, "exp": 60_000, "jti": "x"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({k: v for k, v in GOOD.items() if k != "jti"}, "malformed"),  # a v1 payload
+        ({**GOOD, "jti": ""}, "malformed"),
+        ({**GOOD, "jti": "x" * 65}, "malformed"),
+        ({**GOOD, "iat": "0"}, "malformed"),
+        ({**GOOD, "exp": True}, "malformed"),
+        ({**GOOD, "reuse": "yes"}, "malformed"),
+        ({**GOOD, "exp": 3_600_001}, "longer than"),
+        (["not", "an", "object"], "malformed"),
+    ],
+)
+def test_signed_but_malformed_payloads_are_refused(payload: object, error: str) -> None:
+    with pytest.raises(TicketError, match=error):
+        read_ticket(KEY, _signed(payload), now=1)
 
 
 @pytest.mark.parametrize(
     "mangle",
     [
-        lambda t: t.replace("v1.", "v2.", 1),
+        lambda t: t.replace("v2.", "v3.", 1),
+        lambda t: t.replace("v2.", "v1.", 1),
         lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
         lambda t: t.split(".")[0],
-        lambda t: "v1.%%%.%%%",
+        lambda t: "v2.%%%.%%%",
         lambda t: "",
     ],
 )
 def test_forged_or_malformed_tickets_raise_ticket_error(mangle: Callable[[str], str]) -> None:
-    ticket = sign_ticket(KEY, Identity("u", "n", frozenset(), "token"), now=0, ttl=60)
+    ticket = sign_ticket(KEY, Identity("u", "n", frozenset(), "token"), now=0, ttl=60, ticket_id="t")
     with pytest.raises(TicketError):
         verify_ticket(KEY, mangle(ticket), now=1)
 
 
 def test_ticket_signed_with_another_key_is_refused() -> None:
-    ticket = sign_ticket(b"x" * 32, Identity("u", "n", frozenset(), "token"), now=0, ttl=60)
+    ticket = sign_ticket(b"x" * 32, Identity("u", "n", frozenset(), "token"), now=0, ttl=60, ticket_id="t")
     with pytest.raises(TicketError, match="signature"):
         verify_ticket(KEY, ticket, now=1)
 

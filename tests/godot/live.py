@@ -1,9 +1,11 @@
 """A live relay for the addon's engine tests: `python -m relay` on free ports, standalone mode.
 
-Players authenticate with relay tickets signed by `common.identity.sign_ticket` with the relay's
-own `secrets/ticket.key` (in the test's var directory), as the Uro API signs them; the tickets
-live long enough for reconnections within a test. `standalone_party` and `sandstorm_party` add
-the real Uro-compatible API and a front door, and in Sandstorm's case the stand-in bridge.
+Players authenticate with relay tickets signed with the relay's own `secrets/ticket.key` (in the
+test's var directory), as the Uro API signs them, but as development tickets (relay/PROTOCOL.md
+§1.1): a relay URL holds one ticket, which the addon reuses for every reconnection, so the tickets
+are reusable and live long enough for reconnections within a test. `standalone_party` and
+`sandstorm_party` add the real Uro-compatible API and a front door, and in Sandstorm's case the
+stand-in bridge.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from typing import Any
 import httpx
 import trio
 
-from common.identity import PERM_PLAY, Identity, sign_ticket
-from common.secretfiles import HOST_KEY, TICKET_KEY, load_secret
+from common.identity import PERM_PLAY, Identity
+from common.secretfiles import HOST_KEY, TICKET_KEY, load_secret, mint_ticket
 from tests.support.bridge import Bridge
 from tests.support.godot_engine import GodotResult, GodotRun
 from tests.support.net import free_port, wait_for_port
@@ -95,7 +97,7 @@ class LiveRelay:
 
     def ticket(self, name: str) -> str:
         key = load_secret(self.var / "secrets", TICKET_KEY)
-        return sign_ticket(key, self.identity(name), now=time.time(), ttl=TICKET_TTL)
+        return mint_ticket(key, self.identity(name), ttl=TICKET_TTL, reusable=True)
 
     def url(self, name: str) -> str:
         """A relay URL as a player pastes it, with a ticket for the player `name`."""

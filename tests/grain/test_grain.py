@@ -153,7 +153,7 @@ def test_players_reach_the_api_and_their_accounts_and_uploads_survive_sigkill(gr
     data_path = urlsplit(uploaded.json()["data"]["avatar"]["user_content_data"]).path
     assert zoe.http.get(data_path).content == data
     ticket = zoe.request("POST", "/tickets").json()["data"]
-    assert ticket["relay_url"] == "/relay" and ticket["ticket"].startswith("v1.")
+    assert ticket["relay_url"] == "/relay" and ticket["ticket"].startswith("v2.")
 
     grain.kill()
     grain.start().wait_ready()  # continue: a new bridge, the same tokens

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -13,8 +12,8 @@ import pytest
 import trio
 
 from common.config import Config
-from common.identity import Identity, sign_ticket
-from common.secretfiles import ticket_key
+from common.identity import Identity
+from common.secretfiles import mint_ticket, ticket_key
 from relay.client import RelayClient, open_relay
 from relay.server import RelayServer
 from relay.service import serve, stop
@@ -46,7 +45,7 @@ class RunningRelay:
         if perms is not None:
             ident = Identity(ident.user_id, ident.name, perms, ident.source)
         key = ticket_key(self.config)
-        return sign_ticket(key, ident, now=time.time(), ttl=ttl)
+        return mint_ticket(key, ident, ttl=ttl)
 
     def tickets(self, name: str) -> Callable[[], Awaitable[str]]:
         """A fresh ticket for every (re)connection, as a real client would fetch."""
