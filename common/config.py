@@ -117,3 +117,7 @@ class Config:
     @property
     def db_dir(self) -> Path:  # the database's store
         return self.var / "db"
+
+    @property
+    def relay_dir(self) -> Path:  # the relay's own small files: the host's settings (relay/policy.py)
+        return self.var / "relay"

@@ -1,22 +1,28 @@
 """The relay's loopback admin endpoint: JSON stats for the dashboard, rooms for the Uro API
-(which lists them as shards), and moderation. Never routed by the front door. ADMIN.md has
-the exact shapes.
+(which lists them as shards), moderation, each account's share and the host's policy, and the
+end of an account's sessions (the API's sign-out, a revoked invite, the host removing a player).
+Never routed by the front door. ADMIN.md has the exact shapes.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import h11
 import trio
 
 from common.config import LOOPBACK
+from common.identity import clean_name
+from relay import policy
 from relay.http import HttpError, Request, read_request, send_json
-from relay.protocol import PERMISSION_BITS, GameRole, Lifetime, Rule
+from relay.protocol import PERMISSION_BITS, STR8_MAX, GameRole, Lifetime, Rule
+from relay.quotas import Share
 from relay.room import Room
 from relay.server import RelayServer
 
+REMOVED = "removed by the host"  # the GOODBYE reason when an end names none
 RULES = {rule.name.lower(): rule for rule in Rule}  # "ask", "deny", "allow"
 LIFETIMES = {lifetime: lifetime.name.lower() for lifetime in Lifetime}  # "with_master", "persistent"
 GAME_ROLES = {role: role.name.lower() for role in GameRole}  # "none", "peer", "host"
@@ -72,6 +78,20 @@ class AdminApi:
         if parts == ["rooms"]:
             self._method(method, "GET")
             return 200, {"rooms": [self.room_summary(r) for r in self.core.rooms.values()]}
+        if parts == ["users"]:
+            self._method(method, "GET")
+            return 200, self.users()
+        if len(parts) == 3 and parts[0] == "users" and parts[2] in ("end", "clear"):
+            self._method(method, "POST")
+            user_id = unquote(parts[1])
+            if not 0 < len(user_id.encode()) <= STR8_MAX:
+                raise HttpError(400, "a user id has 1 to 255 bytes")
+            return self.end_user(user_id, request) if parts[2] == "end" else self.clear_user(user_id)
+        if parts == ["policy"]:
+            if method == "POST":
+                return self.set_policy(request)
+            self._method(method, "GET")
+            return 200, self.policy()
         if len(parts) >= 2 and parts[0] == "rooms":
             room = self.core.rooms.get(parts[1])
             if room is None:
@@ -159,6 +179,52 @@ class AdminApi:
             "uptime_s": round(time.time() - self.server.started_at, 1),
         }
 
+    def users(self) -> dict[str, Any]:
+        """Every account with a share or a session: what it holds, against the limits."""
+        core, s = self.core, self.core.settings
+        quotas = core.quotas
+        sessions: dict[str, list[Any]] = {}
+        for session in core.sessions.values():
+            sessions.setdefault(session.identity.user_id, []).append(session)
+        users = []
+        for user_id in sorted(quotas.accounts.keys() | sessions.keys()):
+            share = quotas.of(user_id)
+            live = sessions.get(user_id, [])
+            users.append(
+                {
+                    "user_id": user_id,
+                    "name": live[-1].name if live else share.name,
+                    "host": share.host or any(x.identity.is_host for x in live),
+                    "sessions": len(live),
+                    "connected": sum(1 for x in live if x.connected),
+                    **self._share(share),
+                }
+            )
+        return {
+            "users": users,
+            "party": {"saved": quotas.saved, "saved_bytes": quotas.saved_bytes, "rooms": len(core.rooms)},
+            "limits": {
+                "objects_per_user": s.max_objects_per_account,
+                "saved_per_user": s.max_saved_per_account,
+                "saved": s.max_saved_objects,
+                "saved_bytes": s.max_saved_bytes,
+                "rooms": s.max_rooms,
+                "player_rooms": quotas.player_rooms,
+            },
+        }
+
+    @staticmethod
+    def _share(share: Share) -> dict[str, int]:
+        return {
+            "objects": share.objects,
+            "saved": share.saved,
+            "saved_bytes": share.saved_bytes,
+            "rooms": share.rooms,
+        }
+
+    def policy(self) -> dict[str, Any]:
+        return policy.Policy(self.core.quotas.player_rooms).to_json()
+
     # --- moderation --------------------------------------------------------------------------------
 
     def kick(self, room: Room, request: Request) -> tuple[int, Any]:
@@ -182,3 +248,31 @@ class AdminApi:
             raise HttpError(400, 'send {"rule": "ask" | "deny" | "allow"}')
         room.set_rule(None, 0, oid, rule)
         return 200, {"name": room.name, "id": oid, "rule": rule.name.lower()}
+
+    def end_user(self, user_id: str, request: Request) -> tuple[int, Any]:
+        """The account's sessions end now, and its tickets issued until now are refused."""
+        body = request.json()
+        raw = body.get("reason", REMOVED) if isinstance(body, dict) else None
+        if not isinstance(raw, str):
+            raise HttpError(400, 'send {"reason": "<why, for the player>"} or nothing')
+        reason = clean_name(raw, fallback=REMOVED)
+        self.server.auth.guard.end(user_id, time.time())
+        ended = self.core.end_user(user_id, reason, trio.current_time())
+        self.server.wake_writers()
+        return 200, {"user_id": user_id, "ended": ended}
+
+    def clear_user(self, user_id: str) -> tuple[int, Any]:
+        despawned = self.core.clear_user(user_id)
+        return 200, {"user_id": user_id, "despawned": despawned}
+
+    def set_policy(self, request: Request) -> tuple[int, Any]:
+        try:
+            chosen = policy.parse(request.json(), self.core.settings.max_rooms)
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
+        try:
+            policy.save(policy.policy_path(self.server.config), chosen)
+        except OSError as exc:
+            raise HttpError(507, f"the setting could not be saved: {exc.strerror or exc}") from None
+        self.core.quotas.player_rooms = chosen.player_rooms
+        return 200, self.policy()

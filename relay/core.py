@@ -71,6 +71,7 @@ from relay.protocol import (
     split_records,
     valid_room_name,
 )
+from relay.quotas import Quotas
 from relay.room import PersistedObject, Room
 from relay.session import Conn, Session
 from relay.settings import Settings
@@ -156,6 +157,7 @@ class RelayCore:
         self.conns: set[Conn] = set()
         self.rooms: dict[str, Room] = {}
         self.handles: dict[int, Room] = {}
+        self.quotas = Quotas(self.settings)  # every account's share, across rooms and sessions
         self.next_member = 1
         self.counters = Counters()
         self.rates = Rates()
@@ -237,6 +239,8 @@ class RelayCore:
         for room in [r for r in self.rooms.values() if r.empty and r.name not in s.default_rooms]:
             del self.rooms[room.name]
             del self.handles[room.handle]
+            if room.creator:
+                self.quotas.room_ended(room.creator)
             self.counters.updates += room.updates
             self.counters.refused += room.refused
             self.counters.coalesced += room.coalesced
@@ -527,10 +531,15 @@ class RelayCore:
             self._send(conn, Result(rec.req, Status.TOO_MANY_ROOMS).encode())
             return
         if room is None:
+            identity = session.identity
+            if not self.quotas.may_create_room(identity.user_id, identity.is_host):
+                self._send(conn, Result(rec.req, Status.QUOTA).encode())
+                return
             if len(self.rooms) >= s.max_rooms:
                 self._send(conn, Result(rec.req, Status.TOO_MANY_ROOMS).encode())
                 return
-            room = self._create_room(rec.name)
+            room = self._create_room(rec.name, identity.user_id)
+            self.quotas.room_created(identity.user_id, session.name, identity.is_host)
         room.join(session, rec.req)
 
     def _on_event(self, conn: Conn, session: Session, rec: Record, now: float) -> None:
@@ -545,18 +554,24 @@ class RelayCore:
 
     # --- rooms ------------------------------------------------------------------------------------
 
-    def _create_room(self, name: str) -> Room:
+    def _create_room(self, name: str, creator: str = "") -> Room:
         handle = next(h for h in range(1, MAX_HANDLE + 1) if h not in self.handles)
-        room = Room(name, handle, self.settings, self.wrap)
+        room = Room(name, handle, self.settings, self.wrap, self.quotas, creator)
         self.rooms[name] = room
         self.handles[handle] = room
         return room
 
     def restore(self, saved: list[PersistedObject]) -> int:
-        """Objects saved before a restart; rooms are created as needed, over any room limit."""
+        """Objects saved before a restart; rooms are created as needed, over any room limit, and
+        count again toward the accounts that created them."""
         for obj in saved:
-            if valid_room_name(obj.room):
-                (self.rooms.get(obj.room) or self._create_room(obj.room)).restore(obj)
+            if not valid_room_name(obj.room):
+                continue
+            room = self.rooms.get(obj.room)
+            if room is None:
+                room = self._create_room(obj.room, obj.room_creator)
+                self.quotas.room_created(obj.room_creator)
+            room.restore(obj)
         return len(saved)
 
     def take_persistence(self) -> tuple[list[PersistedObject], list[tuple[str, int]]]:
@@ -570,6 +585,24 @@ class RelayCore:
         return upserts, deletes
 
     # --- moderation (the admin endpoint) ------------------------------------------------------------
+
+    def end_user(self, user_id: str, reason: str, now: float) -> int:
+        """The account signed out or was removed: every connection and session of it ends at once
+        (GOODBYE 4003 with ``reason``). Returns how many sessions ended."""
+        ended = 0
+        for conn in [c for c in self.conns if c.identity.user_id == user_id]:
+            if conn.session is not None and conn.session.conn is conn:
+                ended += 1
+            self.close(conn, Close.KICKED, reason, now)  # one not welcomed yet gets no session
+        for session in [x for x in self.sessions.values() if x.identity.user_id == user_id]:
+            ended += 1  # in its grace window
+            self._end_session(session, LeaveReason.KICKED, now)
+        return ended
+
+    def clear_user(self, user_id: str) -> int:
+        """Everything the account spawned goes, in every room, saved objects included (rooms it
+        created go too once nobody is in them). Returns how many objects were despawned."""
+        return sum(room.clear(user_id) for room in list(self.rooms.values()))
 
     def kick(self, room_name: str, member: int, now: float) -> bool:
         room = self.rooms.get(room_name)

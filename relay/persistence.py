@@ -36,18 +36,26 @@ MIGRATIONS = [
         PRIMARY KEY (room, object_id)
     )
     """,
+    # 2-4: the account that spawned each object (its share, PROTOCOL.md §12.4), its name then, and
+    # the account that created the object's room; "" for rows saved before accounts were kept.
+    "ALTER TABLE relay_objects ADD COLUMN IF NOT EXISTS account TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE relay_objects ADD COLUMN IF NOT EXISTS account_name TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE relay_objects ADD COLUMN IF NOT EXISTS room_creator TEXT NOT NULL DEFAULT ''",
 ]
 
 _POS = struct.Struct("<3f")
 UPSERT = """
-INSERT INTO relay_objects (room, object_id, rule, epoch, position, state, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, now())
+INSERT INTO relay_objects
+    (room, object_id, rule, epoch, position, state, account, account_name, room_creator, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
 ON CONFLICT (room, object_id) DO UPDATE SET
     rule = excluded.rule, epoch = excluded.epoch, position = excluded.position,
-    state = excluded.state, updated_at = excluded.updated_at
+    state = excluded.state, account = excluded.account, account_name = excluded.account_name,
+    room_creator = excluded.room_creator, updated_at = excluded.updated_at
 """
 DELETE = "DELETE FROM relay_objects WHERE room = %s AND object_id = %s"
-SELECT = "SELECT room, object_id, rule, epoch, position, state FROM relay_objects ORDER BY room, object_id"
+SELECT = """SELECT room, object_id, rule, epoch, position, state, account, account_name, room_creator
+    FROM relay_objects ORDER BY room, object_id"""
 
 DB_ERRORS = (psycopg.Error, OSError)
 
@@ -94,10 +102,18 @@ class Store:
         def fetch(conn: psycopg.Connection) -> list[PersistedObject]:
             rows = conn.execute(SELECT).fetchall()
             out = []
-            for room, oid, rule, epoch, position, state in rows:
+            for room, oid, rule, epoch, position, state, account, account_name, creator in rows:
                 try:
                     saved = PersistedObject(
-                        room, int(oid), Rule(rule), int(epoch), _unpack(position), bytes(state)
+                        room,
+                        int(oid),
+                        Rule(rule),
+                        int(epoch),
+                        _unpack(position),
+                        bytes(state),
+                        account,
+                        account_name,
+                        creator,
                     )
                     out.append(saved)
                 except ValueError:
@@ -113,7 +129,18 @@ class Store:
             with conn.cursor() as cur:
                 if upserts:
                     rows = [
-                        (o.room, o.object, int(o.rule), o.epoch, _pack(o.position), o.state) for o in upserts
+                        (
+                            o.room,
+                            o.object,
+                            int(o.rule),
+                            o.epoch,
+                            _pack(o.position),
+                            o.state,
+                            o.account,
+                            o.account_name,
+                            o.room_creator,
+                        )
+                        for o in upserts
                     ]
                     cur.executemany(UPSERT, rows)
                 if deletes:

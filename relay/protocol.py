@@ -60,6 +60,7 @@ class Status(IntEnum):
     CANCELLED = 22
     HOST_TAKEN = 23
     NOT_IN_GAME = 24
+    QUOTA = 25  # the account's share, or the party's, is used up (section 12.4)
 
 
 class Rule(IntEnum):

@@ -56,6 +56,7 @@ from relay.protocol import (
     packet_from_record,
     state_record,
 )
+from relay.quotas import Quotas
 from relay.session import Session
 from relay.settings import Settings
 
@@ -76,7 +77,8 @@ LaneKey = tuple[int, int, int, int, tuple[int, ...]]
 
 @dataclass(frozen=True)
 class PersistedObject:
-    """What survives a relay restart of an object whose lifetime is persistent."""
+    """What survives a relay restart of an object whose lifetime is persistent: with the account
+    that spawned it (its share, PROTOCOL.md §12.4) and the account that created its room."""
 
     room: str
     object: int
@@ -84,10 +86,14 @@ class PersistedObject:
     epoch: int
     position: Position | None
     state: bytes
+    account: str = ""  # "" for objects saved before accounts were kept
+    account_name: str = ""
+    room_creator: str = ""
 
 
 class Obj:
     __slots__ = (
+        "account",
         "ask",
         "cell",
         "epoch",
@@ -113,8 +119,10 @@ class Obj:
         rule: Rule,
         lifetime: Lifetime,
         position: Position | None,
+        account: str = "",
     ) -> None:
         self.id = oid
+        self.account = account  # the user id of its spawner: its share (relay/quotas.py)
         self.master = master
         self.owner = owner
         self.epoch = epoch
@@ -181,11 +189,15 @@ class Room:
         handle: int,
         settings: Settings,
         wrap: Callable[[bytes], bytes] = bytes,
+        quotas: Quotas | None = None,
+        creator: str = "",
     ) -> None:
         self.name = name
         self.handle = handle
         self.settings = settings
         self.wrap = wrap
+        self.quotas = quotas or Quotas(settings)  # shared by every room of the relay
+        self.creator = creator  # the account whose JOIN created the room ("": the relay's own)
         self.members: dict[int, Member] = {}
         self.objects: dict[int, Obj] = {}
         self.next_object = 1
@@ -340,7 +352,9 @@ class Room:
         if obj.master:
             self.mastered[obj.master] -= 1
         self._emit(Despawned(self.handle, obj.id, reason).encode())
-        if obj.lifetime == Lifetime.PERSISTENT:
+        persistent = obj.lifetime == Lifetime.PERSISTENT
+        self.quotas.remove(obj.account, persistent, len(obj.state_rec) - obj.state_off)
+        if persistent:
             self._persist_dirty.discard(obj.id)
             self._persist_gone.add(obj.id)
 
@@ -455,12 +469,21 @@ class Room:
         if len(self.objects) >= s.max_objects or self.mastered[session.id] >= s.max_objects_per_member:
             self.result(session, req, Status.TOO_MANY_OBJECTS)
             return
+        account, host, persistent = (
+            session.identity.user_id,
+            session.identity.is_host,
+            lifetime == Lifetime.PERSISTENT,
+        )
+        if not self.quotas.may_spawn(account, host, persistent, len(state)):
+            self.result(session, req, Status.QUOTA)
+            return
         oid = self.next_object
         self.next_object += 1
-        obj = Obj(oid, session.id, session.id, 1, rule, lifetime, position)
+        obj = Obj(oid, session.id, session.id, 1, rule, lifetime, position, account)
         self._set_state(obj, 1, position, state)
         self.objects[oid] = obj
         self.mastered[session.id] += 1
+        self.quotas.add(account, persistent, len(state), session.name, host)
         self._emit(self._object_record(obj))
         self.result(session, req, Status.OK, oid)
         self._dirty(obj)
@@ -492,6 +515,8 @@ class Room:
             self._refuse(session, oid, obj.epoch, Status.STALE_EPOCH)
         elif len(body) - state_off > self.settings.max_state:
             self._refuse(session, oid, obj.epoch, Status.TOO_LARGE)
+        elif obj.lifetime == Lifetime.PERSISTENT and not self._saved_resize(obj, len(body) - state_off):
+            self._refuse(session, oid, obj.epoch, Status.QUOTA)
         else:
             self.updates += 1
             rec = state_record(body)
@@ -512,8 +537,14 @@ class Room:
             self._deferrable.append(cell is not None)
             if cell is not None:
                 self.interest.record(oid, cell, rec)
-            if obj.lifetime == Lifetime.PERSISTENT:
-                self._persist_dirty.add(oid)
+
+    def _saved_resize(self, obj: Obj, size: int) -> bool:
+        """A persistent object's state is replaced: within the party's saved bytes (and then
+        marked for saving), or refused."""
+        if not self.quotas.resize(obj.account, len(obj.state_rec) - obj.state_off, size):
+            return False
+        self._persist_dirty.add(obj.id)
+        return True
 
     def refuse(self, session: Session, oid: int, status: Status) -> None:
         obj = self.objects.get(oid)
@@ -744,6 +775,13 @@ class Room:
         for obj in list(self.objects.values()):
             self._despawn(obj, DespawnReason.RESET)
 
+    def clear(self, account: str) -> int:
+        """The host removes what an account spawned here, persistent objects included."""
+        gone = [obj for obj in self.objects.values() if obj.account == account]
+        for obj in gone:
+            self._despawn(obj, DespawnReason.RESET)
+        return len(gone)
+
     def expire_asks(self, now: float) -> None:
         for ask in [a for a in self.asks.values() if a.deadline <= now]:
             self._end_ask(ask, Status.TIMEOUT, tell_master=True)
@@ -768,16 +806,30 @@ class Room:
             self._persist_dirty.add(saved.object)
 
     def _restore(self, saved: PersistedObject) -> None:
-        obj = Obj(saved.object, 0, 0, saved.epoch, saved.rule, Lifetime.PERSISTENT, saved.position)
+        obj = Obj(
+            saved.object, 0, 0, saved.epoch, saved.rule, Lifetime.PERSISTENT, saved.position, saved.account
+        )
         self._set_state(obj, saved.epoch, saved.position, saved.state)
         self.objects[obj.id] = obj
+        self.quotas.add(saved.account, True, len(saved.state), saved.account_name)
         self.next_object = max(self.next_object, obj.id + 1)
         if self.members:  # restored late, after members joined: they learn of it like a spawn
             self._emit(self._object_record(obj))
 
     def persisted(self, oid: int) -> PersistedObject:
         obj = self.objects[oid]
-        return PersistedObject(self.name, oid, obj.rule, obj.epoch, obj.position, obj.state)
+        share = self.quotas.accounts.get(obj.account)
+        return PersistedObject(
+            self.name,
+            oid,
+            obj.rule,
+            obj.epoch,
+            obj.position,
+            obj.state,
+            obj.account,
+            share.name if share is not None else "",
+            self.creator,
+        )
 
     def take_persistence(self) -> tuple[list[PersistedObject], list[int]]:
         """Persistent objects changed since the last call, and the ids whose rows must go."""

@@ -9,6 +9,7 @@ import signal
 import trio
 
 from common.config import Config
+from relay import policy
 from relay.admin import AdminApi
 from relay.persistence import Persister, Store
 from relay.server import RelayServer
@@ -39,6 +40,9 @@ async def serve(
     relay serves and restores later, when the database answers).
     """
     server = RelayServer(config, settings)
+    default = policy.Policy(server.settings.player_rooms)  # until the host chooses
+    chosen = policy.load(policy.policy_path(config), default, server.settings.max_rooms)
+    server.core.quotas.player_rooms = chosen.player_rooms
     admin = AdminApi(server)
     async with trio.open_nursery() as nursery:
         relay_port = await nursery.start(server.run)

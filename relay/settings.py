@@ -19,6 +19,13 @@ class Settings:
     max_members: int = 256
     max_objects: int = 4096
     max_objects_per_member: int = 128
+    # Shares (PROTOCOL.md §12.4): per account, every object it spawned while it exists, and the
+    # persistent ones among them; for the whole party, what is saved. Hosts: the party's caps only.
+    max_objects_per_account: int = 256
+    max_saved_per_account: int = 64
+    max_saved_objects: int = 4096
+    max_saved_bytes: int = 32 << 20
+    player_rooms: int = 2  # rooms each player may have created at once; the host changes it (policy)
     rate: int = 300  # units per second: one per record plus one per full KiB of body
     burst: int = 600
     strike_limit: int = 1500  # dropped units (forgiven at rate/2 per second) before closing
@@ -52,6 +59,10 @@ class Settings:
             raise ValueError("lag_low must be below lag_high")
         if self.unreliable_backlog < 0:
             raise ValueError("unreliable_backlog must not be negative")
+        shares = ("max_objects_per_account", "max_saved_per_account", "max_saved_objects", "max_saved_bytes")
+        for name in (*shares, "player_rooms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
 
     @property
     def tick_interval(self) -> float:

@@ -6,8 +6,10 @@ import httpx
 import pytest
 import trio
 
-from relay.protocol import PACKET_UNRELIABLE, Close, GameRole, Lifetime, Rule
-from tests.relay.conftest import RunningRelay
+from relay.client import RelayError
+from relay.protocol import PACKET_UNRELIABLE, Close, GameRole, Lifetime, Rule, Status
+from tests.relay.conftest import RunningRelay, StartRelay
+from tests.relay.sim import identity
 
 
 async def test_rooms_room_detail_and_stats_have_the_agreed_shapes(relay: RunningRelay) -> None:
@@ -106,6 +108,55 @@ async def test_kick_rule_and_reset(relay: RunningRelay) -> None:
         await ra.wait_for(lambda v: not v.objects)
 
 
+async def test_users_shares_clear_and_policy(start_relay: StartRelay) -> None:
+    relay = await start_relay()
+    async with relay.connect("ada") as ada, relay.connect("bob") as bob, httpx.AsyncClient() as http:
+        attic = await ada.join("attic")
+        await attic.spawn(b"chest", lifetime=Lifetime.PERSISTENT)
+        await attic.spawn(b"", lifetime=Lifetime.WITH_MASTER)
+        lobby = await bob.join("lobby")
+        await lobby.spawn(b"bob's")
+        answer = (await http.get(f"{relay.admin}/users")).json()
+        users = {u["name"]: u for u in answer["users"]}
+        assert users["ada"] == {
+            "user_id": identity("ada").user_id,
+            "name": "ada",
+            "host": False,
+            "sessions": 1,
+            "connected": 1,
+            "objects": 2,
+            "saved": 1,
+            "saved_bytes": 5,
+            "rooms": 1,
+        }
+        assert (users["bob"]["objects"], users["bob"]["rooms"]) == (1, 0)  # the lobby is the relay's
+        assert answer["party"] == {"saved": 1, "saved_bytes": 5, "rooms": 2}
+        assert answer["limits"] == {
+            "objects_per_user": 256,
+            "saved_per_user": 64,
+            "saved": 4096,
+            "saved_bytes": 32 << 20,
+            "rooms": 64,
+            "player_rooms": 2,
+        }
+        cleared = await http.post(f"{relay.admin}/users/{identity('ada').user_id}/clear")
+        assert cleared.json() == {"user_id": identity("ada").user_id, "despawned": 2}
+        await attic.wait_for(lambda view: not view.objects)
+        assert len(lobby.view.objects) == 1
+
+        # The host's policy: kept in the var directory, in force at once, and after a restart.
+        assert (await http.get(f"{relay.admin}/policy")).json() == {"player_rooms": 2}
+        changed = await http.post(f"{relay.admin}/policy", json={"player_rooms": 0})
+        assert changed.json() == {"player_rooms": 0}
+        with pytest.raises(RelayError) as refused:
+            await bob.join("cellar")
+        assert refused.value.status == Status.QUOTA
+    await relay.stop()
+    again = await start_relay()  # the same var directory
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"{again.admin}/policy")).json() == {"player_rooms": 0}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
@@ -122,6 +173,16 @@ async def test_kick_rule_and_reset(relay: RunningRelay) -> None:
         ("POST", "/rooms/lobby/objects/1/rule", b'{"rule": "maybe"}', 400),
         ("POST", "/rooms/lobby/objects/1/rule", b'{"rule": ["ask"]}', 400),
         ("POST", "/rooms/lobby/reset", b"x" * 70_000, 413),
+        ("GET", "/users/u-1/end", None, 405),
+        ("POST", "/users/u-1/end", b'{"reason": 7}', 400),
+        ("POST", "/users/u-1/end", b"[", 400),
+        ("POST", "/users/" + "x" * 256 + "/clear", None, 400),
+        ("POST", "/users/u-1/forget", None, 404),
+        ("POST", "/policy", b'{"player_rooms": -1}', 400),
+        ("POST", "/policy", b'{"player_rooms": 65}', 400),
+        ("POST", "/policy", b'{"player_rooms": true}', 400),
+        ("POST", "/policy", b'{"rooms": 1}', 400),
+        ("DELETE", "/policy", None, 405),
     ],
 )
 async def test_bad_admin_requests_get_json_4xx(

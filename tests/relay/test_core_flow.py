@@ -144,9 +144,9 @@ def test_persistent_objects_are_reported_once_per_change_and_restored_as_orphans
     for v in (b"sprout", b"tree"):
         a.send(Update(room, tree, 1, None, v))
     upserts, deletes = sim.core.take_persistence()
-    assert (
-        upserts == [PersistedObject("garden", tree, Rule.ASK, 1, (1.0, 2.0, 3.0), b"tree")] and deletes == []
-    )
+    alice = a.identity.user_id  # its spawner, and the creator of its room, are kept with it
+    saved = PersistedObject("garden", tree, Rule.ASK, 1, (1.0, 2.0, 3.0), b"tree", alice, "alice", alice)
+    assert upserts == [saved] and deletes == []
     assert sim.core.take_persistence() == ([], [])
     # a new relay process restores it
     sim2 = Sim()

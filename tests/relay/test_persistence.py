@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
+import pytest
 import trio
 
-from relay.persistence import Store
+from common.db import migrate
+from relay.client import RelayError
+from relay.persistence import MIGRATIONS, Store
 from relay.protocol import Lifetime, Rule, Status
 from relay.room import PersistedObject
 from tests.relay.conftest import StartRelay
 from tests.relay.raw import http_get
+from tests.relay.sim import identity
 from tests.support.postgres import PostgresServer
 
 
@@ -116,3 +120,35 @@ async def test_a_database_that_comes_up_late_is_restored_from_later(
         moved = next(o.id for o in room.view.objects.values() if o.state == b"saved")
         assert moved != live and room.view.objects[live].state == b"live"
         await eventually(lambda: saved_states(url) == {live: b"live", moved: b"saved"})
+
+
+def test_accounts_are_saved_and_an_older_table_is_migrated_in_place(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the table as version 1 left it
+        migrate(conn, "relay", MIGRATIONS[:1])
+        conn.execute(
+            "INSERT INTO relay_objects (room, object_id, rule, epoch, state)"
+            " VALUES ('garden', 1, 2, 1, 'old')"
+        )
+    store = Store(database_url)
+    assert store.load() == [PersistedObject("garden", 1, Rule.ALLOW, 1, None, b"old")]  # account ""
+    mine = PersistedObject("attic", 7, Rule.DENY, 2, None, b"box", "u-ada", "Ada", "u-bob")
+    store.save([mine], [])
+    assert Store(database_url).load() == [mine, PersistedObject("garden", 1, Rule.ALLOW, 1, None, b"old")]
+    store.close()
+
+
+async def test_shares_survive_a_relay_restart(start_relay: StartRelay, database_url: str) -> None:
+    first = await start_relay(database_url=database_url, persist_interval=0.1, player_rooms=1)
+    async with first.connect("ada") as ada:
+        attic = await ada.join("attic")
+        box = await attic.spawn(b"box", lifetime=Lifetime.PERSISTENT)
+        await eventually(lambda: saved_states(database_url) == {box: b"box"})
+    first.scope.cancel()
+
+    second = await start_relay(database_url=database_url, persist_interval=0.1, player_rooms=1)
+    share = second.server.core.quotas.of(identity("ada").user_id)
+    assert (share.name, share.objects, share.saved, share.saved_bytes, share.rooms) == ("ada", 1, 1, 3, 1)
+    async with second.connect("ada") as ada:
+        with pytest.raises(RelayError) as refused:
+            await ada.join("cellar")  # the attic still counts as Ada's room
+        assert refused.value.status == Status.QUOTA

@@ -14,6 +14,7 @@ from uro_shim.settings import STOCK_CLIENT_SIGNUP_KEY
 from common.identity import host_key_text
 from common.secretfiles import host_key
 from relay.client import open_relay
+from relay.protocol import Close, Goodbye
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient, Rejected, http_get
 from tests.support.net import free_port
@@ -158,3 +159,68 @@ async def test_an_invite_redeemed_with_a_name_shows_that_name_in_the_relay(
             status, room = await http_get(relay.admin_port, "/rooms/lobby")
             assert status == 200
             assert [m["name"] for m in room["members"]] == ["Ada Lovelace"], credentials
+
+
+async def wait_closed(client: RawClient) -> tuple[int | None, str]:
+    """The close a connection gets after its GOODBYE (the same code and reason)."""
+    closed = await client.closed(timeout=15)
+    goodbyes = [r for r in client.records if isinstance(r, Goodbye)]
+    assert [(g.code, g.reason) for g in goodbyes] == [closed]
+    return closed
+
+
+async def test_signing_out_ends_the_relay_sessions_and_the_tickets_given_before(
+    uro_and_relay: UroAndRelay,
+) -> None:
+    uro, relay = uro_and_relay
+    fay = await trio.to_thread.run_sync(player, uro, "fay")
+
+    async def ticket() -> str:
+        answer = await trio.to_thread.run_sync(lambda: fay.request("POST", "/tickets"))
+        return str(answer.json()["data"]["ticket"])
+
+    playing = await RawClient.connect(relay.port, f"/relay?ticket={await ticket()}")
+    await playing.hello()
+    spare = await ticket()  # fetched for a reconnection, not used yet
+    assert (await trio.to_thread.run_sync(fay.sign_out)).status_code == 200
+    assert await wait_closed(playing) == (Close.KICKED, "signed out")
+    with pytest.raises(Rejected) as refused:
+        await RawClient.connect(relay.port, f"/relay?ticket={spare}")
+    assert refused.value.status == 401
+    # Signed in again, Fay plays again.
+    fay.keep_session(await trio.to_thread.run_sync(fay.sign_in, "fay", PASSWORD))
+    back = await RawClient.connect(relay.port, f"/relay?ticket={await ticket()}")
+    await back.hello()
+
+
+async def test_revoking_an_invite_ends_its_holder_s_relay_sessions(uro_and_relay: UroAndRelay) -> None:
+    uro, relay = uro_and_relay
+    the_host = await trio.to_thread.run_sync(host, uro)
+    invite = (
+        await trio.to_thread.run_sync(lambda: the_host.request("POST", "/invites", {"label": "Gus"}))
+    ).json()["data"]["invite"]
+    gus = GodotUro(uro.client())
+    gus.keep_session(
+        await trio.to_thread.run_sync(
+            lambda: gus.request("POST", "/invites/redeem", {"code": invite["code"]}, token=None)
+        )
+    )
+
+    async def ticket() -> str:
+        answer = await trio.to_thread.run_sync(lambda: gus.request("POST", "/tickets"))
+        return str(answer.json()["data"]["ticket"])
+
+    by_ticket = await RawClient.connect(relay.port, f"/relay?ticket={await ticket()}")
+    by_token = await RawClient.connect(relay.port, f"/relay?token={gus.access_token}")
+    await by_ticket.hello()
+    await by_token.hello()
+    spare = await ticket()
+    revoked = await trio.to_thread.run_sync(lambda: the_host.request("DELETE", f"/invites/{invite['id']}"))
+    assert revoked.status_code == 200
+    for client in (by_ticket, by_token):
+        code, reason = await wait_closed(client)
+        assert code == Close.KICKED and "revoked" in reason
+    for target in (f"/relay?ticket={spare}", f"/relay?token={gus.access_token}"):
+        with pytest.raises(Rejected) as refused:
+            await RawClient.connect(relay.port, target)
+        assert refused.value.status == 401
