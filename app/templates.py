@@ -74,7 +74,7 @@ def message(title: str, text: str, status_code: int) -> HTMLResponse:
 # The host's dashboard
 
 DASHBOARD_NAV = """<nav class="sections" aria-label="Dashboard sections">
-<a href="#invite">Invite</a><a href="#party">Party</a>
+<a href="#invite">Invite</a><a href="#party">Party</a><a href="#shares">Shares</a>
 <a href="#traffic">Traffic</a><a href="#health">Health</a>
 </nav>"""
 
@@ -173,6 +173,31 @@ position, filled with its Owner's colour; the ring shows its Master's colour.</f
 </div>
 <p id="objects-empty" class="empty" hidden>No objects in this room.</p>
 </div>
+</section>
+
+<section id="shares" class="card wide" aria-labelledby="shares-title">
+<div class="card-head">
+<h2 id="shares-title">What each player holds</h2>
+<p id="shares-summary" class="summary" aria-live="polite">Looking for the relay…</p>
+</div>
+<form id="policy-form" class="inline-form">
+<label for="player-rooms">New rooms each player may create</label>
+<input id="player-rooms" name="player_rooms" type="number" min="0" step="1" required
+ aria-describedby="policy-help">
+<button type="submit">Save</button>
+</form>
+<p id="policy-help" class="hint">0: players only join rooms that exist (the lobby, and rooms you
+create). A room stops counting once nobody is in it and nothing is saved in it.</p>
+<p id="shares-error" class="error" role="alert" hidden></p>
+<div class="table-wrap">
+<table id="accounts" class="data" aria-labelledby="shares-title">
+<thead><tr><th scope="col">Player</th><th scope="col">Objects</th><th scope="col">Saved</th>
+<th scope="col">Saved data</th><th scope="col">Rooms created</th>
+<th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody></tbody>
+</table>
+</div>
+<p id="accounts-empty" class="empty" hidden>Nobody holds anything in the party yet.</p>
 </section>
 
 <section id="traffic" class="card wide" aria-labelledby="traffic-title">

@@ -51,6 +51,14 @@ ROUTES = [
         methods=["POST"],
     ),
     Route(f"{API_PREFIX}/rooms/{{room}}/reset", for_host_action(moderation.reset), methods=["POST"]),
+    Route(f"{API_PREFIX}/accounts", for_host(moderation.accounts)),
+    Route(
+        f"{API_PREFIX}/accounts/{{user}}/clear", for_host_action(moderation.clear_account), methods=["POST"]
+    ),
+    Route(
+        f"{API_PREFIX}/accounts/{{user}}/remove", for_host_action(moderation.remove_account), methods=["POST"]
+    ),
+    Route(f"{API_PREFIX}/policy", for_host_action(moderation.set_policy), methods=["POST"]),
     Route(f"{API_PREFIX}/invites", for_host(invites.index), methods=["GET"]),
     Route(f"{API_PREFIX}/invites", for_host_action(invites.create), methods=["POST"]),
     Route(f"{API_PREFIX}/invites/{{invite}}", for_host_action(invites.revoke), methods=["DELETE"]),

@@ -16,6 +16,7 @@ import trio
 from common.config import LOOPBACK
 from common.identity import clean_name
 from relay import policy
+from relay.admin_client import valid_user_id
 from relay.http import HttpError, Request, read_request, send_json
 from relay.protocol import PERMISSION_BITS, STR8_MAX, GameRole, Lifetime, Rule
 from relay.quotas import Share
@@ -84,8 +85,8 @@ class AdminApi:
         if len(parts) == 3 and parts[0] == "users" and parts[2] in ("end", "clear"):
             self._method(method, "POST")
             user_id = unquote(parts[1])
-            if not 0 < len(user_id.encode()) <= STR8_MAX:
-                raise HttpError(400, "a user id has 1 to 255 bytes")
+            if not valid_user_id(user_id):
+                raise HttpError(400, f"a user id has 1 to {STR8_MAX} bytes")
             return self.end_user(user_id, request) if parts[2] == "end" else self.clear_user(user_id)
         if parts == ["policy"]:
             if method == "POST":

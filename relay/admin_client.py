@@ -12,14 +12,19 @@ from typing import Any
 import httpx
 
 from common.config import LOOPBACK
-from relay.protocol import Rule, valid_room_name
+from relay.protocol import STR8_MAX, Rule, valid_room_name
 
-__all__ = ["RULE_NAMES", "RelayAdmin", "RelayUnavailable", "valid_room_name"]
+__all__ = ["RULE_NAMES", "RelayAdmin", "RelayUnavailable", "valid_room_name", "valid_user_id"]
 
 # How the admin endpoint spells an object's rule (relay/ADMIN.md): the protocol's names, lower case.
 RULE_NAMES = tuple(rule.name.lower() for rule in Rule)
 
 TIMEOUT = 2.0
+
+
+def valid_user_id(user_id: str) -> bool:
+    """What the admin endpoint takes as an account id (the protocol's str8: 1 to 255 bytes)."""
+    return 0 < len(user_id.encode()) <= STR8_MAX
 
 
 class RelayUnavailable(Exception):

@@ -421,6 +421,118 @@ function setUpRoomControls() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What each player holds, and how many rooms each may create
+
+async function accountAction(path, done, who) {
+  fail($("shares-error"), null);
+  try {
+    const data = await api(path, { method: "POST" });
+    announce(done(data));
+  } catch (problem) {
+    fail($("shares-error"), new Error(`Could not do that for ${who}: ${problem.message}`));
+  }
+  await Promise.all([refreshAccounts(), refreshLive()]);
+}
+
+function renderAccounts(data) {
+  const { users, party, limits } = data;
+  const rooms = $("player-rooms");
+  rooms.max = String(limits.rooms);
+  if (document.activeElement !== rooms && !rooms.dataset.dirty) rooms.value = String(limits.player_rooms);
+  setText(
+    $("shares-summary"),
+    `${plural(party.saved, "saved object")} of ${limits.saved} · ${formatBytes(party.saved_bytes)} of ${formatBytes(limits.saved_bytes)} saved`,
+  );
+  show($("accounts-empty"), users.length === 0);
+  syncRows(
+    $("accounts").tBodies[0],
+    users,
+    (user) => user.user_id,
+    (user) => {
+      const who = () => row.querySelector(".name").textContent; // the name as shown when pressed
+      const row = el(
+        "tr",
+        { "data-user": user.user_id },
+        el("th", { scope: "row" }, el("span", { class: "name" }), el("span", { class: "tag" })),
+        el("td", { class: "objects" }),
+        el("td", { class: "saved" }),
+        el("td", { class: "saved-bytes" }),
+        el("td", { class: "rooms" }),
+        el(
+          "td",
+          { class: "actions" },
+          confirmingButton(
+            "Remove their things",
+            "Remove: sure?",
+            () =>
+              accountAction(
+                `/app/api/accounts/${encodeURIComponent(user.user_id)}/clear`,
+                (done) => `${plural(done.despawned, "object")} of ${who()} removed.`,
+                who(),
+              ),
+            { describe: `Remove everything ${user.name} spawned, saved objects included`, className: "danger clear" },
+          ),
+          confirmingButton(
+            "Remove player",
+            "Remove: sure?",
+            () =>
+              accountAction(
+                `/app/api/accounts/${encodeURIComponent(user.user_id)}/remove`,
+                () => `${who()} was removed from the party.`,
+                who(),
+              ),
+            { describe: `Remove ${user.name} from the party: their connections end now`, className: "danger remove" },
+          ),
+        ),
+      );
+      return row;
+    },
+    (row, user) => {
+      setText(row.querySelector(".name"), user.name || "(unnamed)");
+      const tag = user.host ? "host" : user.sessions ? (user.connected ? "playing" : "reconnecting") : "";
+      setText(row.querySelector(".tag"), tag);
+      setText(row.querySelector(".objects"), user.host ? String(user.objects) : `${user.objects} of ${limits.objects_per_user}`);
+      setText(row.querySelector(".saved"), user.host ? String(user.saved) : `${user.saved} of ${limits.saved_per_user}`);
+      setText(row.querySelector(".saved-bytes"), formatBytes(user.saved_bytes));
+      setText(row.querySelector(".rooms"), user.host ? String(user.rooms) : `${user.rooms} of ${limits.player_rooms}`);
+      row.querySelector(".remove").hidden = user.sessions === 0;
+    },
+  );
+}
+
+async function refreshAccounts() {
+  try {
+    renderAccounts(await api("/app/api/accounts"));
+  } catch (problem) {
+    setText($("shares-summary"), "The relay is not answering");
+  }
+}
+
+function setUpPolicy() {
+  const form = $("policy-form");
+  const rooms = $("player-rooms");
+  rooms.addEventListener("input", () => {
+    rooms.dataset.dirty = "1";
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fail($("shares-error"), null);
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const data = await api("/app/api/policy", { method: "POST", body: { player_rooms: Number(rooms.value) } });
+      delete rooms.dataset.dirty;
+      announce(`Each player may now create ${plural(data.player_rooms, "room")}.`);
+    } catch (problem) {
+      fail($("shares-error"), problem);
+    } finally {
+      button.disabled = false;
+    }
+    await refreshAccounts();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Traffic
 
 const MESSAGES = [
@@ -512,6 +624,8 @@ if (mode === "sandstorm") setUpSandstormInvites();
 else setUpStandaloneInvites();
 setUpCopyButtons();
 setUpRoomControls();
+setUpPolicy();
 window.addEventListener("resize", renderTraffic);
 every(1000, refreshLive);
 every(5000, refreshHealth);
+every(2000, refreshAccounts);

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,10 @@ import httpx
 import pytest
 import trio
 
-from relay.client import RelayClient, open_relay
-from relay.protocol import Rule
+from common.identity import read_ticket
+from common.secretfiles import ticket_key
+from relay.client import Disconnected, RelayClient, RelayError, open_relay
+from relay.protocol import Lifetime, Rule, Status
 from tests.app.dashboard import (
     DESKTOP,
     PHONE,
@@ -167,6 +170,74 @@ async def test_the_host_invites_a_player_watches_them_and_moderates(party: Stand
         assert refused.status_code == 403
         await screenshot(page, "standalone-dashboard-invites")
         assert page.errors == []
+
+
+def account_row(name: str) -> str:
+    """JavaScript: the cells of a player's row in the shares table, or null."""
+    return f"""(() => {{
+        const row = [...document.querySelectorAll('#accounts tbody tr')]
+            .find(r => r.querySelector('.name').textContent === {json.dumps(name)});
+        return row && [...row.querySelectorAll('td:not(.actions)')].map(td => td.textContent);
+    }})()"""
+
+
+async def test_the_host_sees_each_player_s_share_sets_their_rooms_and_removes_them(
+    party: StandaloneParty,
+) -> None:
+    link = await make_invite(party, "Mel")
+    token = (await trio.to_thread.run_sync(party.redeem, link)).json()["data"]["access_token"]
+    async with open_browser() as page:
+        await host_dashboard(page, party)
+        await page.wait_for("document.getElementById('player-rooms').value === '2'", what="the setting")
+        # Mel makes a room of her own and leaves two saved objects there as she goes.
+        async with open_relay(party.relay_url, ticket=lambda: party.ticket(token)) as mel:
+            attic = await mel.join("attic")
+            for state in (b"chest", b"lamp-of-mel"):
+                await attic.spawn(state, lifetime=Lifetime.PERSISTENT)
+        shown = await page.wait_for(account_row("Mel"), what="Mel's share")
+        assert shown == ["2 of 256", "2 of 64", "16 B", "1 of 2"]
+        assert "2 saved objects of 4096" in await page.evaluate(text_of("#shares-summary"))
+        await screenshot(page, "standalone-dashboard-shares")
+
+        # The host lets players create no rooms: Mel can go back to the attic, not make a new one.
+        await page.type("#player-rooms", "0")
+        await page.click("#policy-form button[type=submit]")
+        await page.wait_for(f"{account_row('Mel')}?.[3] === '1 of 0'", what="the new setting")
+        async with open_relay(party.relay_url, ticket=lambda: party.ticket(token)) as mel:
+            with pytest.raises(RelayError) as refused:
+                await mel.join("cellar")
+            assert refused.value.status == Status.QUOTA
+            attic = await mel.join("attic")
+            assert len(attic.view.objects) == 2
+            await page.wait_for(f"{account_row('Mel')}?.[0] === '2 of 256'", what="Mel playing")
+            ticket = await party.ticket(token)
+            user_id = read_ticket(ticket_key(party.cfg), ticket, now=time.time()).identity.user_id
+            row = f"#accounts tbody tr[data-user='{user_id}'] "
+
+            # What she left behind goes; she stays.
+            await page.click(f"{row}button.clear")
+            await page.click(f"{row}button.clear")
+            await attic.wait_for(lambda view: not view.objects, timeout=30)
+            await page.wait_for(f"{account_row('Mel')}?.[0] === '0 of 256'", what="her objects gone")
+
+            # Removed from the party: her connection ends, and a ticket she fetched before is refused.
+            spare = await party.ticket(token)
+            await page.click(f"{row}button.remove")
+            await page.click(f"{row}button.remove")
+            assert await wait_for_goodbye(mel) == 4003  # KICKED
+            assert mel.goodbye is not None and mel.goodbye.reason == "removed by the host"
+        with pytest.raises(Disconnected):
+            async with open_relay(party.relay_url, ticket=spare, reconnect=False):
+                pass
+        await page.wait_for(f"!{account_row('Mel')}", what="Mel's row to go (nothing left, no room)")
+        # Back as it was, for the other tests: two rooms each.
+        await page.type("#player-rooms", "2")
+        await page.click("#policy-form button[type=submit]")
+        await page.wait_for("document.getElementById('player-rooms').value === '2'")
+        assert page.errors == []
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        policy = await http.get(f"http://127.0.0.1:{party.cfg.relay_admin_port}/policy")
+        assert policy.json() == {"player_rooms": 2}
 
 
 async def test_traffic_and_health_panels_show_the_running_party(party: StandaloneParty) -> None:
@@ -324,12 +395,14 @@ async def test_without_the_host_key_nothing_of_the_host_is_reachable(party: Stan
               ["GET", "/app/api/live"], ["GET", "/app/api/health"], ["GET", "/app/api/invites"],
               ["POST", "/app/api/invites"], ["POST", "/app/api/rooms/lobby/kick"],
               ["POST", "/app/api/rooms/lobby/reset"], ["POST", "/app/api/rooms/lobby/objects/1/rule"],
+              ["GET", "/app/api/accounts"], ["POST", "/app/api/accounts/x/clear"],
+              ["POST", "/app/api/accounts/x/remove"], ["POST", "/app/api/policy"],
             ].map(([method, path]) => fetch(path, {{method,
               headers: {{"X-Requested-With": "soiree", "Content-Type": "application/json"}},
               body: method === "GET" ? undefined : JSON.stringify({{member: {eve.member}, rule: "allow"}}),
             }}).then(r => r.status)))"""
         )
-        assert statuses == [403] * 7
+        assert statuses == [403] * 11
 
     # The relay's admin endpoint is loopback only, and the front door does not route to it.
     async with httpx.AsyncClient(base_url=party.url, trust_env=False, timeout=30) as front:

@@ -36,6 +36,7 @@ enum Status {
 	CANCELLED,
 	HOST_TAKEN,
 	NOT_IN_GAME,
+	QUOTA,
 }
 enum Rule { ASK, DENY, ALLOW }
 enum Lifetime { WITH_MASTER, PERSISTENT }
