@@ -85,8 +85,9 @@ async def clear_account(request: Request) -> Response:
 
 
 async def remove_account(request: Request) -> Response:
-    """The player leaves the party now: every session ends and no ticket issued before is taken."""
-    return await relay_action(request, user_path(request, "end"), {"reason": "removed by the host"})
+    """The player leaves the party now: every session ends and no ticket issued before is taken
+    (with the relay's own reason, "removed by the host")."""
+    return await relay_action(request, user_path(request, "end"), None)
 
 
 async def set_policy(request: Request) -> Response:
