@@ -18,7 +18,12 @@ from tests.app.test_web import on_asyncio
 
 # What players (and, standalone, every visitor) may read. Everything else is the host's.
 PLAYER_ROUTES = {("GET", "/app/api/party")}
-PARAMS = {"room": "lobby", "object": "1", "invite": "0b0f6a8e-2d0c-4b7e-9a4e-1c2d3e4f5a6b"}
+PARAMS = {
+    "room": "lobby",
+    "object": "1",
+    "invite": "0b0f6a8e-2d0c-4b7e-9a4e-1c2d3e4f5a6b",
+    "user": "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+}
 SANDSTORM_BROWSER = {"X-Sandstorm-User-Id": "u1", "X-Sandstorm-Base-Path": "https://ui.example"}
 ACTION = {"X-Requested-With": "soiree"}
 
@@ -49,7 +54,7 @@ def standalone(tmp_path: Path) -> Config:
 
 def test_the_route_table_is_what_this_test_walks(standalone: Config) -> None:
     routes = api_routes(standalone)
-    assert len(routes) == 9 and ("POST", "/app/api/rooms/lobby/kick") in routes
+    assert len(routes) == 13 and ("POST", "/app/api/rooms/lobby/kick") in routes
     assert set(routes) >= PLAYER_ROUTES
 
 
@@ -107,11 +112,10 @@ async def test_actions_need_the_dashboards_own_header(standalone: Config) -> Non
         for method, path in api_routes(standalone):
             if method == "GET":
                 continue
-            r = await c.request(method, path, json={"member": 1, "rule": "allow", "label": "x"})
+            body = {"member": 1, "rule": "allow", "label": "x", "player_rooms": 1}
+            r = await c.request(method, path, json=body)
             assert r.status_code == 403 and "X-Requested-With" in r.json()["error"], (method, path)
-            r = await c.request(
-                method, path, headers=ACTION, json={"member": 1, "rule": "allow", "label": "x"}
-            )
+            r = await c.request(method, path, headers=ACTION, json=body)
             assert r.status_code == 503, (method, path, r.text)  # past the checks; nothing runs here
 
 
@@ -137,6 +141,12 @@ async def test_bad_input_gets_a_json_4xx(standalone: Config) -> None:
             ("DELETE", "/app/api/invites/not-an-id", b""),
             ("GET", "/app/api/live?since=yesterday", b""),
             ("GET", "/app/api/rooms/lobby/kick", b""),
+            ("POST", "/app/api/policy", b'{"player_rooms": -1}'),
+            ("POST", "/app/api/policy", b'{"player_rooms": "2"}'),
+            ("POST", "/app/api/policy", b'{"player_rooms": true}'),
+            ("POST", "/app/api/policy", b"{}"),
+            ("POST", "/app/api/accounts/" + "x" * 300 + "/clear", b""),
+            ("GET", "/app/api/accounts/u/remove", b""),
         ]
         for method, path, body in cases:
             r = await c.request(
