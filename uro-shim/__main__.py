@@ -34,6 +34,7 @@ def main() -> int:
             proxy_headers=False,  # forwarded.py reads the front door's headers itself
             timeout_keep_alive=KEEP_ALIVE,
             log_level="info",
+            ws="none",  # no WebSocket is served here: no WebSocket library to load
         )
     )
     server.run()
