@@ -26,6 +26,16 @@ DB_OFFSET = 5  # CockroachDB or PostgreSQL SQL port
 DB_HTTP_OFFSET = 6  # CockroachDB console (loopback only)
 # How many consecutive ports one party server takes, from SOIREE_PORT up.
 STACK_PORTS = 1 + max(API_OFFSET, RELAY_OFFSET, RELAY_ADMIN_OFFSET, APP_OFFSET, DB_OFFSET, DB_HTTP_OFFSET)
+# Relay processes after the first take two ports each (WebSocket, admin) above the stack's block.
+PORTS_PER_EXTRA_RELAY = 2
+# SOIREE_RELAYS=auto: one relay process per core, at most this many.
+MAX_RELAYS = 8
+
+
+def stack_ports(relays: int) -> int:
+    """How many consecutive ports a party server with ``relays`` relay processes takes."""
+    return STACK_PORTS + PORTS_PER_EXTRA_RELAY * (relays - 1)
+
 
 # The user CockroachDB's insecure mode uses; PostgreSQL gets the same, so one URL fits both.
 DB_SUPERUSER = "root"
@@ -54,6 +64,16 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _relays(env: Mapping[str, str]) -> int:
+    """``SOIREE_RELAYS``: how many relay processes (default 1; ``auto``: one per core)."""
+    raw = (env.get("SOIREE_RELAYS") or "1").strip()
+    if raw == "auto":
+        return max(1, min(os.cpu_count() or 1, MAX_RELAYS))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RELAYS:
+        raise ConfigError(f"SOIREE_RELAYS must be 'auto' or a number from 1 to {MAX_RELAYS}, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Config:
     var: Path
@@ -66,6 +86,8 @@ class Config:
     db_port: int
     db_http_port: int
     database_url: str
+    relays: int = 1  # relay processes (docs/architecture.md §Several relay processes on one machine)
+    relay_index: int = 0  # which of them this process is, in a relay process
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -80,6 +102,13 @@ class Config:
         database_url = env.get("SOIREE_DATABASE_URL") or (
             f"postgresql://{DB_SUPERUSER}@{LOOPBACK}:{db_port}/soiree?sslmode=disable"
         )
+        relays = _relays(env)
+        index_raw = env.get("SOIREE_RELAY_INDEX") or "0"
+        if not index_raw.isdigit() or int(index_raw) >= relays:
+            raise ConfigError(
+                f"SOIREE_RELAY_INDEX must be a number below SOIREE_RELAYS ({relays}), got {index_raw!r}"
+            )
+        relay_index = int(index_raw)
         return cls(
             var=var,
             mode=mode,
@@ -91,7 +120,21 @@ class Config:
             db_port=db_port,
             db_http_port=_port(env, "SOIREE_DB_HTTP_PORT", port + DB_HTTP_OFFSET),
             database_url=database_url,
+            relays=relays,
+            relay_index=relay_index,
         )
+
+    def relay_ports(self, index: int) -> tuple[int, int]:
+        """Relay process ``index``'s WebSocket and admin ports: process 0 has the relay's own."""
+        if index == 0:
+            return self.relay_port, self.relay_admin_port
+        websocket = self.port + STACK_PORTS + PORTS_PER_EXTRA_RELAY * (index - 1)
+        return websocket, websocket + 1
+
+    @property
+    def relay_admin_ports(self) -> list[int]:
+        """Every relay process's admin port, by index."""
+        return [self.relay_ports(index)[1] for index in range(self.relays)]
 
     # The var directory's layout. Only the var directory is writable and persistent in a grain.
     @property
