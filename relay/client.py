@@ -33,6 +33,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, connect_websocket_url
 
+from common.config import RELAY_PATH
+from common.placement import relay_path
 from relay.protocol import (
     GAME_VERSION,
     HEADER_SIZE,
@@ -327,6 +329,20 @@ class RoomClient:
             )
 
 
+def relay_process_url(url: str, index: int) -> str:
+    """The URL of relay process ``index`` behind the same front door as ``url``
+    (``.../relay`` or ``.../relay/<i>``, docs/architecture.md §Several relay processes on one
+    machine). The query (``?room=``) is left out: credentials are added per connection."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    head, _, tail = path.rpartition("/")
+    if tail.isdigit() and head.endswith(RELAY_PATH):
+        path = head
+    if not path.endswith(RELAY_PATH):
+        raise ValueError(f"{url!r} is not a relay URL (its path ends neither in /relay nor /relay/<i>)")
+    return urlunsplit(parts._replace(path=path[: -len(RELAY_PATH)] + relay_path(index), query=""))
+
+
 def _with_query(url: str, **params: str) -> str:
     parts = urlsplit(url)
     query = "&".join(x for x in (parts.query, urlencode(params)) if x)
@@ -371,6 +387,19 @@ class RelayClient:
         self._outgoing_send, self._outgoing = trio.open_memory_channel[Record](256)
         self._ended = trio.Event()
         self._close_done = trio.Event()
+        # Connections to the party's other relay processes, opened by join() when a room lives
+        # on one of them (Status.ELSEWHERE), by process index; shared with those connections.
+        self._siblings: dict[int, RelayClient] = {}
+        self._options: dict[str, Any] = {
+            "ticket": ticket,
+            "token": token,
+            "headers": self.headers,
+            "reconnect": reconnect,
+            "reconnect_delay": reconnect_delay,
+            "versions": versions,
+        }
+        self._nursery: trio.Nursery | None = None  # open_relay's, where siblings run
+        self._is_sibling = False
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -564,23 +593,54 @@ class RelayClient:
         self._ping_sent[nonce] = trio.current_time()
         await self.send(Ping(nonce))
 
-    async def join(self, name: str) -> RoomClient:
-        """Join (or create) a room; returns once its snapshot has arrived."""
+    async def join(self, name: str, *, _elsewhere_hop: bool = False) -> RoomClient:
+        """Join (or create) a room; returns once its snapshot has arrived.
+
+        When another relay process of the party holds the room (``ELSEWHERE``), the room is
+        joined over a connection to that process, opened once with the same credentials and
+        kept until this client closes; the room's ``relay`` is that connection.
+        """
 
         def make(req: int) -> Record:
             self._joining[req] = name
             return Join(req, name)
 
         res = await self._call(make)
+        if res.status == Status.ELSEWHERE and not _elsewhere_hop:
+            sibling = await self._sibling(res.value)
+            return await sibling.join(name, _elsewhere_hop=True)
         if res.status != Status.OK:
             raise RelayError(res.status, f"join {name!r}")
         room = self.rooms[res.value]
         await room.wait_for(lambda v: v.synced)
         return room
 
+    async def _sibling(self, index: int) -> RelayClient:
+        """The connection to relay process ``index``, opened the first time it is needed."""
+        sibling = self._siblings.get(index)
+        if sibling is None:
+            if self._nursery is None:
+                raise RelayError(Status.ELSEWHERE, f"relay process {index} (open clients with open_relay)")
+            sibling = RelayClient(relay_process_url(self.url, index), **self._options)
+            sibling._siblings = self._siblings
+            sibling._is_sibling = True
+            sibling._nursery = self._nursery
+            self._siblings[index] = sibling
+            try:
+                await self._nursery.start(sibling._run)
+            except BaseException:
+                del self._siblings[index]
+                raise
+        return sibling
+
     async def close(self) -> None:
-        """End the session (a normal close: the relay applies the leave rules at once)."""
+        """End the session (a normal close: the relay applies the leave rules at once), and
+        those of the connections to other relay processes it opened."""
         self.closed = True
+        if not self._is_sibling:
+            for sibling in list(self._siblings.values()):
+                if not sibling.closed:
+                    await sibling.close()
         ws = self._ws
         if ws is not None:
             with trio.move_on_after(CLOSE_TIMEOUT):
@@ -609,6 +669,7 @@ async def open_relay(url: str, **options: Any) -> AsyncIterator[RelayClient]:
     client = RelayClient(url, **options)
     try:
         async with trio.open_nursery() as nursery:
+            client._nursery = nursery
             await nursery.start(client._run)
             try:
                 yield client

@@ -147,8 +147,10 @@ class RelayCore:
         wall: Callable[[], float],
         token_source: Callable[[], bytes],
         wrap: Callable[[bytes], bytes] = bytes,
+        elsewhere: Callable[[str], int | None] = lambda name: None,
     ) -> None:
         self.settings = settings or Settings()
+        self.elsewhere = elsewhere  # the relay process holding a room placed on another, or None
         self.wrap = wrap
         self.wall = wall
         self.token_source = token_source
@@ -524,6 +526,9 @@ class RelayCore:
             self._send(conn, Result(rec.req, Status.INVALID_NAME).encode())
             return
         room = self.rooms.get(rec.name)
+        if room is None and (where := self.elsewhere(rec.name)) is not None:
+            self._send(conn, Result(rec.req, Status.ELSEWHERE, where).encode())
+            return
         if room is not None and session.id in room.members:
             self._send(conn, Result(rec.req, Status.ALREADY_JOINED).encode())
             return

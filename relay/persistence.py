@@ -159,8 +159,16 @@ class Store:
 class Persister:
     """The trio side: restore at start, then save what changed, debounced, retrying when down."""
 
-    def __init__(self, core: RelayCore, store: Store, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        core: RelayCore,
+        store: Store,
+        interval: float | None = None,
+        *,
+        holds: Callable[[str], bool] = lambda room: True,
+    ) -> None:
         self.core = core
+        self.holds = holds  # the rooms placed on this relay process: the only ones it restores
         self.store = store
         self.interval = core.settings.persist_interval if interval is None else interval
         self.pending: dict[tuple[str, int], PersistedObject | None] = {}  # None: delete
@@ -178,6 +186,7 @@ class Persister:
             self._down(exc)
             return False
         self.reachable = True
+        saved = [obj for obj in saved if self.holds(obj.room)]  # the other processes restore theirs
         self.core.restore(saved)
         self.restored = True
         log.info("restored %d saved objects", len(saved))

@@ -61,6 +61,7 @@ class Status(IntEnum):
     HOST_TAKEN = 23
     NOT_IN_GAME = 24
     QUOTA = 25  # the account's share, or the party's, is used up (section 12.4)
+    ELSEWHERE = 26  # JOIN: another relay process holds the room; value: its index (section 4.1)
 
 
 class Rule(IntEnum):

@@ -21,6 +21,7 @@ import trio
 from wsproto.utilities import generate_accept_token
 
 from common.config import LOOPBACK, RELAY_PATH, Config
+from common.placement import index_of_path, place
 from relay.auth import Authenticator
 from relay.core import RelayCore
 from relay.http import HttpError, Request, read_request, send_json
@@ -108,7 +109,15 @@ class RelayServer:
         authenticator: Authenticator | None = None,
     ) -> None:
         self.config = config
-        self.core = RelayCore(settings, wall=time.time, token_source=new_token, wrap=ws_frame)
+        self.index = config.relay_index
+        settings = settings or Settings()
+        # Of the rooms that always exist, this process makes those placed on it.
+        settings = settings.with_overrides(
+            default_rooms=tuple(name for name in settings.default_rooms if self.holds(name))
+        )
+        self.core = RelayCore(
+            settings, wall=time.time, token_source=new_token, wrap=ws_frame, elsewhere=self.elsewhere
+        )
         self.settings = self.core.settings
         self.auth = authenticator or Authenticator(config)
         self.wires: dict[Conn, Wire] = {}
@@ -119,6 +128,15 @@ class RelayServer:
         self.persister: Persister | None = None
         self.started_at = time.time()
 
+    def holds(self, room: str) -> bool:
+        """Whether ``room`` is placed on this process (docs/architecture.md §Several relay
+        processes on one machine)."""
+        return place(room, self.config.relays) == self.index
+
+    def elsewhere(self, room: str) -> int | None:
+        where = place(room, self.config.relays)
+        return None if where == self.index else where
+
     @property
     def database(self) -> str:
         """ "ok", "unreachable", "unknown" or "disabled", for /healthz and /stats."""
@@ -128,7 +146,7 @@ class RelayServer:
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve the WebSocket port and tick until cancelled; reports the bound port."""
-        listeners = await trio.open_tcp_listeners(self.config.relay_port, host=LOOPBACK)
+        listeners = await trio.open_tcp_listeners(self.config.relay_ports(self.index)[0], host=LOOPBACK)
         port: int = listeners[0].socket.getsockname()[1]
         try:
             async with trio.open_nursery() as nursery:
@@ -203,7 +221,7 @@ class RelayServer:
             if request.path == "/healthz" and request.method == "GET":
                 status, body = self.health()
                 await send_json(stream, request.http, status, body)
-            elif request.path == RELAY_PATH:
+            elif request.path == RELAY_PATH or index_of_path(request.path, self.config.relays) == self.index:
                 await self._upgrade(stream, request)
             else:
                 await send_json(stream, request.http, 404, {"error": f"nothing at {request.path}"})

@@ -46,12 +46,17 @@ async def serve(
     admin = AdminApi(server)
     async with trio.open_nursery() as nursery:
         relay_port = await nursery.start(server.run)
-        admin_port = await nursery.start(admin.run, config.relay_admin_port)
+        admin_port = await nursery.start(admin.run, config.relay_ports(config.relay_index)[1])
         log.info(
-            "relay on 127.0.0.1:%d (admin on 127.0.0.1:%d), mode %s", relay_port, admin_port, config.mode
+            "relay %d of %d on 127.0.0.1:%d (admin on 127.0.0.1:%d), mode %s",
+            config.relay_index,
+            config.relays,
+            relay_port,
+            admin_port,
+            config.mode,
         )
         if database:
-            server.persister = Persister(server.core, Store(config.database_url))
+            server.persister = Persister(server.core, Store(config.database_url), holds=server.holds)
             if not await server.persister.restore_within(restore_wait):
                 log.warning(
                     "serving without saved objects for now; they are restored when the database answers"
