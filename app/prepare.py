@@ -9,6 +9,8 @@ supervisord, Caddy and the Python programs agree on ports and paths.
 
 from __future__ import annotations
 
+import configparser
+import io
 import os
 import re
 import shlex
@@ -19,11 +21,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from common.config import DEFAULT_MAX_UPLOAD_BYTES, LOOPBACK, Config, ConfigError
+from common.placement import relay_path
 from common.secretfiles import host_key, ticket_key
 
 SUPERVISOR_SOCKET = "supervisor.sock"
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 UPLOAD_MARGIN = 1024 * 1024  # the front door lets the API refuse first, with its own message
+SUPERVISORD_CONF = Path(__file__).with_name("supervisord.conf")
+# Written at every start for relay processes after the first; supervisord.conf and the Caddyfile
+# include them (docs/architecture.md §Several relay processes on one machine).
+RELAY_PROGRAMS = "relays.conf"
+RELAY_ROUTES = "relays.caddy"
 
 
 class PrepareError(RuntimeError):
@@ -72,6 +80,39 @@ def prepare(cfg: Config) -> None:
     cfg.secrets_dir.mkdir(mode=0o700, exist_ok=True)
     ticket_key(cfg)
     host_key(cfg)
+    if cfg.relays > 1:
+        (cfg.run_dir / RELAY_PROGRAMS).write_text(relay_programs(cfg))
+        (cfg.run_dir / RELAY_ROUTES).write_text(relay_routes(cfg))
+
+
+def relay_programs(cfg: Config) -> str:
+    """supervisord programs ``relay-1`` … for the relay processes after the first: each a copy
+    of ``[program:relay]`` with its index in the environment and a log of its own."""
+    source = configparser.ConfigParser(interpolation=None)
+    source.read(SUPERVISORD_CONF)
+    template = dict(source["program:relay"])
+    out = configparser.ConfigParser(interpolation=None)
+    for index in range(1, cfg.relays):
+        name = f"relay-{index}"
+        section = dict(template)
+        section["environment"] = f'SOIREE_RELAY_INDEX="{index}"'
+        section["stdout_logfile"] = template["stdout_logfile"].replace("/relay.log", f"/{name}.log")
+        out[f"program:{name}"] = section
+    text = io.StringIO()
+    out.write(text)
+    return text.getvalue()
+
+
+def relay_routes(cfg: Config) -> str:
+    """The front door's route to each relay process after the first, by its own path."""
+    routes = []
+    for index in range(1, cfg.relays):
+        port = cfg.relay_ports(index)[0]
+        routes.append(
+            f"@relay_{index} path {relay_path(index)}\n"
+            f"handle @relay_{index} {{\n\treverse_proxy {LOOPBACK}:{port} {{\n\t\timport upstream\n\t}}\n}}\n"
+        )
+    return "".join(routes)
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?) *([kmgt]?)(i?)b?", re.IGNORECASE)
@@ -111,6 +152,7 @@ def program_environment(cfg: Config, env: Mapping[str, str]) -> dict[str, str]:
         "SOIREE_API_PORT": str(cfg.api_port),
         "SOIREE_RELAY_PORT": str(cfg.relay_port),
         "SOIREE_RELAY_ADMIN_PORT": str(cfg.relay_admin_port),
+        "SOIREE_RELAYS": str(cfg.relays),  # a number: `auto` resolved once, for every program
         "SOIREE_APP_PORT": str(cfg.app_port),
         "SOIREE_DB_PORT": str(cfg.db_port),
         "SOIREE_DB_HTTP_PORT": str(cfg.db_http_port),

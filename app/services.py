@@ -37,7 +37,7 @@ class Services:
 
     @property
     def relay(self) -> RelayAdmin:
-        return RelayAdmin(self.cfg.relay_admin_port, self.http)
+        return RelayAdmin(self.cfg.relay_admin_ports, self.http)
 
     @property
     def api(self) -> ApiClient:

@@ -7,11 +7,13 @@ app checks the host's permission before anything here is called.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import httpx
 
 from common.config import LOOPBACK
+from common.placement import place
 from relay.protocol import STR8_MAX, Rule, valid_room_name
 
 __all__ = ["RULE_NAMES", "RelayAdmin", "RelayUnavailable", "valid_room_name", "valid_user_id"]
@@ -32,13 +34,20 @@ class RelayUnavailable(Exception):
 
 
 class RelayAdmin:
-    def __init__(self, port: int, client: httpx.AsyncClient) -> None:
-        self.base = f"http://{LOOPBACK}:{port}"
+    """Every relay process's admin endpoint as one: stats summed, rooms listed together (each
+    with the ``relay`` index of its process), moderation sent to the process holding the room
+    (docs/architecture.md §Several relay processes on one machine). A process that does not
+    answer is named in ``stats()["processes"]``; only when none answers is the relay unavailable."""
+
+    def __init__(self, ports: int | Sequence[int], client: httpx.AsyncClient) -> None:
+        self.ports = [ports] if isinstance(ports, int) else list(ports)
+        self.bases = [f"http://{LOOPBACK}:{port}" for port in self.ports]
+        self.base = self.bases[0]
         self.client = client
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def _request(self, index: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         try:
-            response = await self.client.request(method, self.base + path, json=body, timeout=TIMEOUT)
+            response = await self.client.request(method, self.bases[index] + path, json=body, timeout=TIMEOUT)
         except httpx.HTTPError as exc:
             raise RelayUnavailable(str(exc) or type(exc).__name__) from None
         try:
@@ -46,26 +55,111 @@ class RelayAdmin:
         except ValueError:
             raise RelayUnavailable(f"the relay answered HTTP {response.status_code} without JSON") from None
 
-    async def get(self, path: str) -> Any:
-        status, body = await self.request("GET", path)
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """A request to the process that holds the room the path names (``/rooms/<name>/...``),
+        else to the first process."""
+        parts = [p for p in path.split("/") if p]
+        index = place(parts[1], len(self.bases)) if len(parts) >= 2 and parts[0] == "rooms" else 0
+        return await self._request(index, method, path, body)
+
+    async def _get(self, index: int, path: str) -> Any:
+        status, body = await self._request(index, "GET", path)
         if status != 200:
             raise RelayUnavailable(f"{path}: HTTP {status}")
         return body
 
+    async def get(self, path: str) -> Any:
+        return await self._get(0, path)
+
+    async def _each(self, path: str) -> list[Any | RelayUnavailable]:
+        async def one(index: int) -> Any | RelayUnavailable:
+            try:
+                return await self._get(index, path)
+            except RelayUnavailable as exc:
+                return exc
+
+        found = await asyncio.gather(*(one(i) for i in range(len(self.bases))))
+        if all(isinstance(answer, RelayUnavailable) for answer in found):
+            raise found[0]
+        return found
+
     async def stats(self) -> dict[str, Any]:
-        body = await self.get("/stats")
-        if not isinstance(body, dict):
-            raise RelayUnavailable("/stats: the relay answered something other than a JSON object")
-        return body
+        answers = await self._each("/stats")
+        for answer in answers:
+            if not isinstance(answer, (dict, RelayUnavailable)):
+                raise RelayUnavailable("/stats: the relay answered something other than a JSON object")
+        if len(answers) == 1:
+            return cast(dict[str, Any], answers[0])
+        return merge_stats(answers)
 
     async def rooms(self) -> list[dict[str, Any]]:
-        """Every room in detail (members and objects), by name."""
-        summary = await self.get("/rooms")
-        names = sorted(r["name"] for r in summary.get("rooms", []) if isinstance(r, dict) and "name" in r)
+        """Every room in detail (members and objects), by name, each with its process's index."""
+        summaries = await self._each("/rooms")
 
-        async def detail(name: str) -> dict[str, Any] | None:
-            status, body = await self.request("GET", f"/rooms/{name}")
-            return body if status == 200 else None  # 404: the room closed meanwhile
+        async def detail(index: int, name: str) -> dict[str, Any] | None:
+            try:
+                status, body = await self._request(index, "GET", f"/rooms/{name}")
+            except RelayUnavailable:
+                return None  # the process stopped meanwhile
+            if status != 200 or not isinstance(body, dict):
+                return None  # 404: the room closed meanwhile
+            return {**body, "relay": index}
 
-        found = await asyncio.gather(*(detail(n) for n in names))
+        wanted = sorted(
+            (room["name"], index)
+            for index, summary in enumerate(summaries)
+            if isinstance(summary, dict)
+            for room in summary.get("rooms", [])
+            if isinstance(room, dict) and "name" in room
+        )
+        found = await asyncio.gather(*(detail(index, name) for name, index in wanted))
         return [room for room in found if room is not None]
+
+
+def merge_stats(answers: Sequence[dict[str, Any] | RelayUnavailable]) -> dict[str, Any]:
+    """The party's stats from each process's: counts summed, worst values kept, and each
+    process's own stats (or why it did not answer) under ``processes``."""
+    ok = [a for a in answers if isinstance(a, dict)]
+
+    def total(key: str) -> Any:
+        return sum(a.get(key, 0) for a in ok)
+
+    def summed(key: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for answer in ok:
+            for name, value in (answer.get(key) or {}).items():
+                out[name] = out.get(name, 0) + value
+        return out
+
+    databases = {a.get("database") for a in ok}
+    return {
+        **{key: total(key) for key in COUNTED},
+        "per_second": summed("per_second"),
+        "totals": summed("totals"),
+        "queue_bytes": {
+            "total": sum(a.get("queue_bytes", {}).get("total", 0) for a in ok),
+            "max": max((a.get("queue_bytes", {}).get("max", 0) for a in ok), default=0),
+        },
+        "tick": {
+            **ok[0].get("tick", {}),
+            "tick_ms_avg": max((a.get("tick", {}).get("tick_ms_avg", 0.0) for a in ok), default=0.0),
+            "tick_ms_max": max((a.get("tick", {}).get("tick_ms_max", 0.0) for a in ok), default=0.0),
+        },
+        "database": databases.pop() if len(databases) == 1 else "mixed",
+        "uptime_s": min(a.get("uptime_s", 0.0) for a in ok),
+        "processes": [
+            a if isinstance(a, dict) else {"status": "not answering", "error": str(a)} for a in answers
+        ],
+    }
+
+
+# The stats every process counts for itself and the party's are the sums of.
+COUNTED = (
+    "members",
+    "connections",
+    "rooms",
+    "objects",
+    "refused_updates",
+    "coalesced_updates",
+    "lagging_connections",
+)

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from common.config import LOOPBACK, RELAY_PATH
+from common.config import LOOPBACK
+from common.placement import relay_path
 
 SANDBOX_HOST = "sandbox"
 _HOST = re.compile(r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
@@ -65,7 +66,13 @@ def host_and_port(headers: Mapping[str, str], default_scheme: str = "http") -> t
     return name, int(port) if port.isdigit() and 0 < int(port) < 65536 else default_port
 
 
-def relay_room_url(headers: Mapping[str, str], room: str, default_scheme: str = "http") -> str:
+def relay_room_url(
+    headers: Mapping[str, str], room: str, default_scheme: str = "http", relay: int = 0
+) -> str:
+    """The URL that joins ``room`` on relay process ``relay``, the one that holds it."""
     return public_url(
-        headers, f"{RELAY_PATH}?room=" + quote(room, safe=""), websocket=True, default_scheme=default_scheme
+        headers,
+        f"{relay_path(relay)}?room=" + quote(room, safe=""),
+        websocket=True,
+        default_scheme=default_scheme,
     )

@@ -7,7 +7,9 @@ client joins with; if the relay does not answer quickly, only registered shards 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -65,7 +67,7 @@ def room_shard(room: dict[str, Any], headers: Any, default_scheme: str) -> dict[
         "current_users": room["members"],
         "max_users": room["max_members"],
         "objects": room["objects"],
-        "url": relay_room_url(headers, room["name"], default_scheme),
+        "url": relay_room_url(headers, room["name"], default_scheme, room.get("relay", 0)),
     }
 
 
@@ -86,15 +88,22 @@ def valid_rooms(payload: Any) -> list[dict[str, Any]]:
     return good
 
 
-async def relay_rooms(http: httpx.AsyncClient, port: int, timeout: float) -> list[dict[str, Any]]:
-    try:
-        response = await http.get(f"http://{LOOPBACK}:{port}/rooms", timeout=timeout)
-        if response.status_code != 200:
+async def relay_rooms(http: httpx.AsyncClient, ports: Sequence[int], timeout: float) -> list[dict[str, Any]]:
+    """The rooms of every relay process (``ports``: their admin ports, by index), each with the
+    ``relay`` index of the process that holds it; a process that does not answer adds none."""
+
+    async def one(index: int, port: int) -> list[dict[str, Any]]:
+        try:
+            response = await http.get(f"http://{LOOPBACK}:{port}/rooms", timeout=timeout)
+            if response.status_code != 200:
+                return []
+            return [{**room, "relay": index} for room in valid_rooms(response.json())]
+        except (httpx.HTTPError, ValueError) as exc:
+            log.debug("relay %d rooms unavailable: %s", index, exc)
             return []
-        return valid_rooms(response.json())
-    except (httpx.HTTPError, ValueError) as exc:
-        log.debug("relay rooms unavailable: %s", exc)
-        return []
+
+    found = await asyncio.gather(*(one(index, port) for index, port in enumerate(ports)))
+    return [room for rooms in found for room in rooms]
 
 
 async def index(request: Request) -> JSONResponse:
@@ -107,7 +116,7 @@ async def index(request: Request) -> JSONResponse:
         )
         rows = await cur.fetchall()
     shards = [shard_json(row) for row in rows]
-    rooms = await relay_rooms(svc.http, svc.settings.config.relay_admin_port, svc.settings.relay_timeout)
+    rooms = await relay_rooms(svc.http, svc.settings.config.relay_admin_ports, svc.settings.relay_timeout)
     shards += [room_shard(room, request.headers, request.url.scheme) for room in rooms]
     return ok({"shards": shards})
 

@@ -4,18 +4,26 @@ that holds it, and restores only its own rooms' saved objects."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import httpx
 import psycopg
 import pytest
 import trio
 
 from common.config import stack_ports
 from common.placement import HOME_ROOM, place
+from relay.admin_client import RelayAdmin
 from relay.client import RelayError, relay_process_url
 from relay.protocol import Join, Lifetime, Result, Rule, Status
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient, Rejected
 from tests.relay.test_persistence import eventually
 from tests.support.net import free_port_block
+
+T = TypeVar("T")
 
 
 def saved_rooms(url: str) -> set[str]:
@@ -137,3 +145,40 @@ async def test_each_process_restores_only_its_own_rooms(start_relay: StartRelay,
         async with again[index].connect("bob") as bob:
             room = await bob.join(name)
             assert room.view.objects[made[name]].state == name.encode()
+
+
+async def on_admin(ports: list[int], ask: Callable[[RelayAdmin], Awaitable[T]]) -> T:
+    """The admin client runs on asyncio (in the app and the API): in a thread of its own here,
+    while the relays serve on trio."""
+
+    async def run() -> T:
+        async with httpx.AsyncClient() as http:
+            return await ask(RelayAdmin(ports, http))
+
+    return await trio.to_thread.run_sync(lambda: asyncio.run(run()))
+
+
+async def test_the_admin_client_sees_every_process_as_one(start_relay: StartRelay) -> None:
+    relays = await party(start_relay, 2)
+    ports = [r.admin_port for r in relays]
+    names = [named_on(0, 2, "seen"), named_on(1, 2, "seen")]
+    async with relays[0].connect("ada") as ada, relays[1].connect("bob") as bob:
+        await ada.join(names[0])
+        room = await bob.join(names[1])
+        await room.spawn(b"lamp")
+
+        listed = await on_admin(ports, lambda admin: admin.rooms())
+        assert {r["name"]: r["relay"] for r in listed} == {HOME_ROOM: 0, names[0]: 0, names[1]: 1}
+        stats = await on_admin(ports, lambda admin: admin.stats())
+        assert (stats["members"], stats["rooms"], stats["objects"]) == (2, 3, 1)
+        assert [p["members"] for p in stats["processes"]] == [1, 1]
+        # Moderation reaches the process that holds the room.
+        status, body = await on_admin(ports, lambda admin: admin.request("POST", f"/rooms/{names[1]}/reset"))
+        assert status == 200, body
+        await room.wait_for(lambda view: not view.objects)
+
+        relays[1].scope.cancel()  # one process gone: the other is still seen
+        stats = await on_admin(ports, lambda admin: admin.stats())
+        assert stats["members"] == 1 and stats["processes"][1]["status"] == "not answering"
+        listed = await on_admin(ports, lambda admin: admin.rooms())
+        assert {r["name"] for r in listed} == {HOME_ROOM, names[0]}
