@@ -243,6 +243,8 @@ def run_round(
     seconds: float,
     rate: float,
     workload: str = "updates",
+    room: str = "lobby",
+    handle: int = 1,  # the room's handle, known ahead: the avatar's SPAWN goes with the JOIN
 ) -> RoundResult:
     packets = workload == "packets"
     base_rss = proc_rss_mb(pid)
@@ -253,11 +255,12 @@ def run_round(
         sock = handshake(port, mint_ticket(key, ident, ttl=600))
         state = STATE.pack(i, 0, 0).ljust(STATE_SIZE, b".")
         if packets:
-            setup = Hello(GAME_VERSION, GAME_VERSION).encode() + Game(2, 1, GameRole.PEER).encode()
+            setup = Hello(GAME_VERSION, GAME_VERSION).encode() + Game(2, handle, GameRole.PEER).encode()
         else:
-            setup = Hello(1, 1).encode() + Spawn(2, 1, Rule.DENY, Lifetime.WITH_MASTER, None, state).encode()
+            spawn = Spawn(2, handle, Rule.DENY, Lifetime.WITH_MASTER, None, state)
+            setup = Hello(1, 1).encode() + spawn.encode()
         # JOIN goes right after HELLO: the lobby's handle is 1
-        sock.sendall(client_frame(setup[:8] + Join(1, "lobby").encode() + setup[8:]))
+        sock.sendall(client_frame(setup[:8] + Join(1, room).encode() + setup[8:]))
         spacing = max(1, n // samplers)  # samplers spread over the join order, not the first few
         sampler = i % spacing == 0 and i // spacing < samplers
         clients.append(Client(i, sock, sampler=sampler, packets=packets))
