@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 import uuid
 
@@ -19,6 +20,7 @@ import trio
 from common.config import Config
 from common.identity import PERM_HOST, PERM_PLAY, TICKET_MAX_TTL, TICKET_TTL, Identity, clean_name
 from common.secretfiles import mint_ticket, ticket_key
+from relay.register import Registration, RegistrationError
 from relay.service import serve
 from relay.settings import Settings
 
@@ -98,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     config = Config.from_env()
     settings = parse_settings(args.set)
+    try:
+        registration = Registration.from_env(os.environ)
+    except RegistrationError as exc:
+        raise SystemExit(str(exc)) from None
     trio.run(
         lambda: serve(
             config,
@@ -105,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             database=not args.no_database,
             restore_wait=args.restore_wait,
             handle_signals=True,
+            registration=registration,
         )
     )
 

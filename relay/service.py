@@ -6,12 +6,14 @@ import gc
 import logging
 import signal
 
+import httpx
 import trio
 
 from common.config import Config
 from relay import policy
 from relay.admin import AdminApi
 from relay.persistence import Persister, Store
+from relay.register import Registrar, Registration
 from relay.server import RelayServer
 from relay.settings import Settings
 
@@ -31,6 +33,7 @@ async def serve(
     database: bool = True,
     restore_wait: float = 20.0,
     handle_signals: bool = False,
+    registration: Registration | None = None,
     task_status: trio.TaskStatus[tuple[RelayServer, int, int]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until cancelled (or, with ``handle_signals``, until SIGTERM/SIGINT).
@@ -69,6 +72,10 @@ async def serve(
         server.ready.set()
         if server.persister is not None:
             nursery.start_soon(server.persister.run)
+        registrar = None
+        if registration is not None:  # a relay on another machine: its rooms in the party's list
+            registrar = Registrar(server.core, registration, httpx.AsyncClient(trust_env=False))
+            nursery.start_soon(registrar.run)
         task_status.started((server, relay_port, admin_port))
         if handle_signals:
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -76,6 +83,9 @@ async def serve(
                     log.info("stopping on signal %d", signum)
                     break
             await stop(server)
+            if registrar is not None:
+                with trio.move_on_after(SHUTDOWN_FLUSH):
+                    await registrar.withdraw()
             nursery.cancel_scope.cancel()
 
 

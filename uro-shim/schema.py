@@ -107,6 +107,9 @@ MIGRATIONS = [
             description = CASE WHEN description = '{_PLACEHOLDER_MAP_DESCRIPTION}'
                                THEN '{DEFAULT_MAP_DESCRIPTION}' ELSE description END
         WHERE id = '{DEFAULT_MAP_ID}' AND data_file = '{_PLACEHOLDER_MAP_FILE}'""",
+    # 15: a relay on another machine registers its rooms as shards with the URL that joins them
+    # (docs/architecture.md §Relays on other machines)
+    "ALTER TABLE uro_shards ADD COLUMN IF NOT EXISTS url TEXT",
 ]
 
 

@@ -21,7 +21,7 @@ from uro_shim.accounts import Account, now_utc
 from uro_shim.auth import current_account, require_player
 from uro_shim.body import read_fields
 from uro_shim.errors import forbidden, not_found, ok
-from uro_shim.forms import Fields, parse_uuid
+from uro_shim.forms import Fields, FormError, parse_uuid
 from uro_shim.forwarded import client_address, host_and_port, relay_room_url
 from uro_shim.schema import DEFAULT_MAP_ID
 from uro_shim.services import services
@@ -36,12 +36,16 @@ FORGET = timedelta(minutes=10)  # rows older than this are deleted
 DEFAULT_MAP = f"uro://{DEFAULT_MAP_ID}"
 MAX_USERS = 100_000
 
-_COLUMNS = "s.id, s.user_id, s.address, s.port, s.map, s.name, s.current_users, s.max_users, u.display_name"
+_COLUMNS = (
+    "s.id, s.user_id, s.address, s.port, s.map, s.name, s.current_users, s.max_users, u.display_name, s.url"
+)
+ROOM_URL_SCHEMES = ("ws://", "wss://")
+MAX_URL = 2048
 
 
 def shard_json(row: tuple[Any, ...]) -> dict[str, Any]:
-    shard_id, _user_id, address, port, map_, name, current, maximum, owner_name = row
-    return {
+    shard_id, _user_id, address, port, map_, name, current, maximum, owner_name, url = row
+    shard = {
         "id": str(shard_id),
         # The client reads ``user`` only as a string (godot_uro_helper.gd process_shards_json).
         "user": owner_name or "",
@@ -52,6 +56,9 @@ def shard_json(row: tuple[Any, ...]) -> dict[str, Any]:
         "current_users": int(current),
         "max_users": int(maximum),
     }
+    if url is not None:  # a relay room on another machine: the URL that joins it
+        shard["url"] = url
+    return shard
 
 
 def room_shard(room: dict[str, Any], headers: Any, default_scheme: str) -> dict[str, Any]:
@@ -136,11 +143,16 @@ def _shard_values(fields: Fields, *, creating: bool) -> dict[str, Any]:
     values: dict[str, Any] = {
         "address": fields.text("address", max_len=255),
         "port": fields.integer("port", required=creating, low=1, high=65535),
-        "map": fields.text("map", required=creating, max_len=1024),
+        # A relay room on another machine (it has a url) may leave the map to the default.
+        "map": fields.text("map", required=creating and fields.raw("url") is None, max_len=1024),
         "name": fields.text("name", required=creating, max_len=128),
         "current_users": fields.integer("current_users", default=0 if creating else None, high=MAX_USERS),
         "max_users": fields.integer("max_users", default=32 if creating else None, high=MAX_USERS),
+        "url": fields.text("url", max_len=MAX_URL),
     }
+    url = values["url"]
+    if url is not None and not url.startswith(ROOM_URL_SCHEMES):
+        raise FormError("The shard's url must be a ws:// or wss:// URL.", fields.label("url"))
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -151,14 +163,15 @@ async def create(request: Request) -> JSONResponse:
         Fields(await read_fields(request, svc.settings.config.tmp_dir), "shard"), creating=True
     )
     values.setdefault("address", _peer(request))
+    values.setdefault("map", DEFAULT_MAP)
     now = now_utc()
 
     async def insert(conn: psycopg.AsyncConnection) -> str:
         await conn.execute("DELETE FROM uro_shards WHERE updated_at < %s", (now - FORGET,))
         cur = await conn.execute(
             """INSERT INTO uro_shards
-                   (user_id, address, port, map, name, current_users, max_users, updated_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                   (user_id, address, port, map, name, current_users, max_users, updated_at, url)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
             (
                 account.id if account else None,
                 values["address"],
@@ -168,6 +181,7 @@ async def create(request: Request) -> JSONResponse:
                 values["current_users"],
                 values["max_users"],
                 now,
+                values.get("url"),
             ),
         )
         return str((await fetch_row(cur))[0])

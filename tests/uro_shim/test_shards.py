@@ -197,3 +197,30 @@ def test_a_relay_that_hangs_does_not_hang_the_list(
         assert response.status_code == 200 and response.json() == {"data": {"shards": []}}
     finally:
         listener.close()
+
+
+def test_a_relay_room_elsewhere_is_listed_with_the_url_that_joins_it(uro: UroServer) -> None:
+    """A relay on another machine registers a room (docs/architecture.md §Relays on other
+    machines): no map needed, the url kept and listed; anything but ws(s) refused."""
+    machine = register(uro)
+    room = {
+        "port": 443,
+        "address": "relay-b.example",
+        "name": "garden",
+        "url": "wss://relay-b.example/relay?room=garden",
+    }
+    response = machine.create_shard(room)
+    assert response.status_code == 200, response.text
+    shard_id = response.json()["data"]["id"]
+    (item,) = [s for s in listed(machine) if s["id"] == shard_id]
+    assert item["url"] == room["url"] and item["map"].startswith("uro://") and item["name"] == "garden"
+    assert machine.update_shard(shard_id, {"current_users": 3}).status_code == 200
+    assert [s["current_users"] for s in listed(machine) if s["id"] == shard_id] == [3]
+    for url in ("http://relay-b.example/relay", "javascript:alert(1)", "wss://" + "x" * 2048):
+        refused = machine.create_shard({**room, "url": url})
+        assert refused.status_code == 400 and "url" in refused.json()["error"]["message"], refused.text
+    # A game server's shard is as before: no url, and its map still required.
+    game = machine.create_shard(SHARD).json()["data"]["id"]
+    assert "url" not in next(s for s in listed(machine) if s["id"] == game)
+    no_map = machine.create_shard({k: v for k, v in SHARD.items() if k != "map"})
+    assert no_map.status_code == 400 and "shard[map] is required" in no_map.json()["error"]["message"]
