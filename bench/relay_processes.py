@@ -32,9 +32,9 @@ import trio
 
 from bench.relay_load import RoundResult, load1, run_round
 from common.config import Config, stack_ports
-from common.identity import Identity, sign_ticket
+from common.identity import Identity
 from common.placement import place
-from common.secretfiles import TICKET_KEY, load_secret
+from common.secretfiles import TICKET_KEY, load_secret, mint_ticket
 from relay.client import open_relay
 from relay.protocol import Lifetime
 from tests.support.net import free_port_block
@@ -80,7 +80,7 @@ def open_rooms(cfg: Config, key: bytes, rooms: list[str]) -> list[int]:
         for room in rooms:
             url = f"ws://127.0.0.1:{cfg.relay_ports(place(room, cfg.relays))[0]}/relay"
             keeper_id = Identity(str(uuid.uuid4()), "keeper", frozenset({"play"}), "ticket")
-            ticket = sign_ticket(key, keeper_id, now=time.time())
+            ticket = mint_ticket(key, keeper_id)
             async with open_relay(url, ticket=ticket, reconnect=False) as keeper:
                 joined = await keeper.join(room)
                 await joined.spawn(b"", lifetime=Lifetime.PERSISTENT)

@@ -56,11 +56,41 @@ class RelayAdmin:
             raise RelayUnavailable(f"the relay answered HTTP {response.status_code} without JSON") from None
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """A request to the process that holds the room the path names (``/rooms/<name>/...``),
-        else to the first process."""
+        """A request to the process that holds the room the path names (``/rooms/<name>/...``);
+        what concerns accounts or the policy to every process (each holds its own rooms'
+        objects, sessions and tickets), answered as one; anything else to the first process."""
         parts = [p for p in path.split("/") if p]
-        index = place(parts[1], len(self.bases)) if len(parts) >= 2 and parts[0] == "rooms" else 0
-        return await self._request(index, method, path, body)
+        if len(self.bases) == 1:
+            return await self._request(0, method, path, body)
+        if len(parts) >= 2 and parts[0] == "rooms":
+            return await self._request(place(parts[1], len(self.bases)), method, path, body)
+        if parts[:1] == ["users"] or (parts == ["policy"] and method == "POST"):
+            return await self._every(method, path, body)
+        return await self._request(0, method, path, body)
+
+    async def _every(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        async def one(index: int) -> tuple[int, Any] | RelayUnavailable:
+            try:
+                return await self._request(index, method, path, body)
+            except RelayUnavailable as exc:
+                return exc
+
+        answers = await asyncio.gather(*(one(i) for i in range(len(self.bases))))
+        got = [a for a in answers if not isinstance(a, RelayUnavailable)]
+        if not got:
+            raise cast(RelayUnavailable, answers[0])
+        refused = [a for a in got if a[0] != 200]
+        if refused:
+            return refused[0]
+        bodies = [b for _, b in got]
+        if method == "GET" and path.rstrip("/") == "/users":
+            return 200, merge_users(bodies)
+        if method == "POST":  # clear, end: counts summed; policy: the same answer from each
+            return 200, {
+                key: sum(b.get(key, 0) for b in bodies) if key in SUMMED_ANSWERS else value
+                for key, value in bodies[0].items()
+            }
+        return 200, bodies[0]
 
     async def _get(self, index: int, path: str) -> Any:
         status, body = await self._request(index, "GET", path)
@@ -151,6 +181,26 @@ def merge_stats(answers: Sequence[dict[str, Any] | RelayUnavailable]) -> dict[st
             a if isinstance(a, dict) else {"status": "not answering", "error": str(a)} for a in answers
         ],
     }
+
+
+# Counts in the answers to POST /users/{id}/clear and /end: the party's are the processes' sums.
+SUMMED_ANSWERS = ("despawned", "ended")
+# An account's counts in GET /users, each process counting what it holds.
+USER_COUNTS = ("sessions", "connected", "objects", "saved", "saved_bytes", "rooms")
+
+
+def merge_users(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``GET /users`` of every process as one: each account's counts and the party's summed."""
+    users: dict[str, dict[str, Any]] = {}
+    party: dict[str, Any] = {}
+    for answer in answers:
+        for user in answer.get("users", []):
+            mine = users.setdefault(user["user_id"], {**user, **{k: 0 for k in USER_COUNTS}})
+            for key in USER_COUNTS:
+                mine[key] += user.get(key, 0)
+        for key, value in (answer.get("party") or {}).items():
+            party[key] = party.get(key, 0) + value
+    return {"users": list(users.values()), "party": party, "limits": answers[0].get("limits", {})}
 
 
 # The stats every process counts for itself and the party's are the sums of.

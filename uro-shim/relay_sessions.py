@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from itertools import product
 from urllib.parse import quote
 
 import httpx
@@ -25,9 +26,9 @@ INVITE_REVOKED = "the host revoked this player's invite link"
 
 
 async def end_relay_sessions(svc: Services, user_ids: Iterable[str], reason: str) -> None:
-    base = f"http://{LOOPBACK}:{svc.settings.config.relay_admin_port}"
-    for user_id in user_ids:
-        url = f"{base}/users/{quote(str(user_id), safe='')}/end"
+    # Every relay process: each holds its own sessions and takes tickets on its own.
+    for user_id, port in product(user_ids, svc.settings.config.relay_admin_ports):
+        url = f"http://{LOOPBACK}:{port}/users/{quote(str(user_id), safe='')}/end"
         try:
             answer = await svc.http.post(url, json={"reason": reason}, timeout=svc.settings.relay_timeout)
             if answer.status_code != 200:

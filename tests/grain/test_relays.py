@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -18,9 +17,8 @@ import trio
 
 from app import links
 from common.config import Config, stack_ports
-from common.identity import sign_ticket
 from common.placement import place
-from common.secretfiles import ticket_key
+from common.secretfiles import mint_ticket, ticket_key
 from relay.client import open_relay
 from relay.protocol import Rule
 from tests.grain.test_stack import is_running, program_pid
@@ -67,7 +65,7 @@ async def test_two_relay_processes_behind_one_front_door(var_dir: Path, postgres
 
         def tickets(name: str) -> Callable[[], Awaitable[str]]:
             async def fetch() -> str:
-                return sign_ticket(key, identity(name, False), now=time.time())
+                return mint_ticket(key, identity(name, False))
 
             return fetch
 

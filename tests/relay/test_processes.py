@@ -20,6 +20,7 @@ from relay.client import RelayError, relay_process_url
 from relay.protocol import Join, Lifetime, Result, Rule, Status
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient, Rejected
+from tests.relay.sim import identity
 from tests.relay.test_persistence import eventually
 from tests.support.net import free_port_block
 
@@ -51,7 +52,8 @@ async def party(start_relay: StartRelay, count: int, **options: object) -> list[
 
 
 async def join_result(relay: RunningRelay, name: str, target: str = "/relay") -> Result:
-    client = await RawClient.connect(relay.port, f"{target}?ticket={relay.ticket('ada')}")
+    # A host: held to the party's caps only, so that many rooms may be made in a row.
+    client = await RawClient.connect(relay.port, f"{target}?ticket={relay.ticket('ada', host=True)}")
     try:
         await client.hello()
         await client.send_records(Join(7, name))
@@ -182,3 +184,30 @@ async def test_the_admin_client_sees_every_process_as_one(start_relay: StartRela
         assert stats["members"] == 1 and stats["processes"][1]["status"] == "not answering"
         listed = await on_admin(ports, lambda admin: admin.rooms())
         assert {r["name"] for r in listed} == {HOME_ROOM, names[0]}
+
+
+async def test_what_concerns_an_account_reaches_every_process(start_relay: StartRelay) -> None:
+    relays = await party(start_relay, 2)
+    ports = [r.admin_port for r in relays]
+    # One account, a connection to each process (as the SDK opens through the front door).
+    async with relays[0].connect("ada") as ada, relays[1].connect("ada") as ada_1:
+        rooms = [await ada.join(named_on(0, 2, "mine")), await ada_1.join(named_on(1, 2, "mine"))]
+        for room in rooms:
+            await room.spawn(b"hat")
+        user_id = identity("ada").user_id
+
+        status, users = await on_admin(ports, lambda admin: admin.request("GET", "/users"))
+        assert status == 200
+        (mine,) = [u for u in users["users"] if u["user_id"] == user_id]
+        assert (mine["sessions"], mine["objects"], mine["rooms"]) == (2, 2, 2)
+        assert users["party"]["rooms"] == 3  # the lobby too
+
+        status, cleared = await on_admin(
+            ports, lambda admin: admin.request("POST", f"/users/{user_id}/clear")
+        )
+        assert (status, cleared["despawned"]) == (200, 2)
+        status, ended = await on_admin(
+            ports, lambda admin: admin.request("POST", f"/users/{user_id}/end", {})
+        )
+        assert (status, ended["ended"]) == (200, 2)
+        assert all(not r.server.core.sessions for r in relays)
