@@ -155,7 +155,7 @@ def unencodable() -> list[dict[str, Any]]:
         (p.Request(2**32, 1, 1), "req 2**32"),
         (p.Answer(1, 1, 1, 1, 2), "grant 2"),
         (p.Event(1, tuple(range(256)), b""), "256 targets"),
-        (p.Result(1, 25, 0), "status 25"),  # type: ignore[arg-type]  # out of range on purpose
+        (p.Result(1, 27, 0), "status 27"),  # type: ignore[arg-type]  # out of range on purpose
         (p.Game(1, 1, 3), "game role 3"),  # type: ignore[arg-type]  # out of range on purpose
         (p.Packet(1, 3, 0, 0, (), b""), "transfer mode 3"),
         (p.Packet(1, 0x10, 0, 0, (), b""), "an unknown packet flag"),

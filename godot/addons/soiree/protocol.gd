@@ -37,6 +37,7 @@ enum Status {
 	HOST_TAKEN,
 	NOT_IN_GAME,
 	QUOTA,
+	ELSEWHERE,  # JOIN: another relay process holds the room (PROTOCOL.md section 4.1)
 }
 enum Rule { ASK, DENY, ALLOW }
 enum Lifetime { WITH_MASTER, PERSISTENT }
@@ -140,7 +141,7 @@ const INT_KINDS := {
 	K_BOOL: [1, 1],
 	K_RULE: [1, 2],
 	K_LIFETIME: [1, 1],
-	K_STATUS: [1, 24],
+	K_STATUS: [1, Status.ELSEWHERE],  # the last status
 	K_LEAVE_REASON: [1, 2],
 	K_DESPAWN_REASON: [1, 2],
 	K_PERMS: [1, 3],
