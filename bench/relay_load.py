@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import RELAY_OFFSET, RELAY_PATH
+from common.config import RELAY_ADMIN_OFFSET, RELAY_OFFSET, RELAY_PATH
 from common.identity import Identity
 from common.secretfiles import TICKET_KEY, load_secret, mint_ticket
 from relay.protocol import (
@@ -197,6 +197,8 @@ class RoundResult:
     tick_ms_max: float = 0.0
     queue_max_kb: float = 0.0
     lagging_max: int = 0
+    server: str = "soiree"
+    cpu_us_per_delivery: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -378,6 +380,7 @@ def run_round(
     per_sampler = (sent - sent_at_measure) if cpu0 is not None else 0
     if packets:
         per_sampler = per_sampler * (n - 1) // n
+    deliveries = per_sampler * n  # every receiver gets what a sampler gets
     received = sum(c.received for c in clients if c.sampler)
     for c in clients:
         c.sock.close()
@@ -402,6 +405,7 @@ def run_round(
         tick_ms_max=round(watch["tick_ms_max"], 1),
         queue_max_kb=round(watch["queue_max_kb"], 1),
         lagging_max=int(watch["lagging_max"]),
+        cpu_us_per_delivery=round(1e6 * cpu / deliveries, 4) if deliveries else 0.0,
     )
 
 
@@ -426,13 +430,17 @@ def sample(c: Client, data: bytes, measure_from: float) -> None:
 
 
 def start_relay(
-    var: Path, port: int, cpu: str, settings: list[str], profile: str = ""
+    var: Path, port: int, cpu: str, settings: list[str], profile: str = "", server: str = "soiree"
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SOIREE_VAR": str(var), "SOIREE_PORT": str(port), "SOIREE_MODE": "standalone"}
     python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
-    cmd = [*python, "-m", "relay", "--no-database", "--log-level", "WARNING"]
-    for setting in settings:
-        cmd += ["--set", setting]
+    if server == "reference":  # bench/reference_relay.py, on the ports the relay would use
+        cmd = [*python, "-m", "bench.reference_relay", "--port", str(port + RELAY_OFFSET)]
+        cmd += ["--admin-port", str(port + RELAY_ADMIN_OFFSET)]
+    else:
+        cmd = [*python, "-m", "relay", "--no-database", "--log-level", "WARNING"]
+        for setting in settings:
+            cmd += ["--set", setting]
     if cpu:
         cmd = ["taskset", "-c", cpu, *cmd]
     proc = subprocess.Popen(cmd, env=env)
@@ -469,7 +477,7 @@ def load1() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def quiet_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundResult:
+def quiet_round(n: int, args: argparse.Namespace, settings: list[str], server: str = "soiree") -> RoundResult:
     """One round measured while the shared machine is quiet: wait for the load average to drop
     under ``--max-load``, and measure again if other work piled in meanwhile."""
     for _ in range(args.retries + 1):
@@ -477,24 +485,24 @@ def quiet_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundR
             deadline = time.monotonic() + 1800
             while load1() > args.max_load and time.monotonic() < deadline:
                 time.sleep(5)
-        r = one_round(n, args, settings)
+        r = one_round(n, args, settings, server)
         if not args.max_load or load1() <= args.max_load + 1.0:
             return r
         print(f"  (round at {n} disturbed: load {r.load_average}; measuring again)", flush=True)
     return r
 
 
-def one_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundResult:
+def one_round(n: int, args: argparse.Namespace, settings: list[str], server: str = "soiree") -> RoundResult:
     """A fresh relay, N clients, one measurement."""
     with tempfile.TemporaryDirectory() as var:
         port = free_base_port()
-        profile = f"{args.profile}.{n}" if args.profile else ""
-        relay = start_relay(Path(var), port, args.server_cpu, settings, profile)
+        profile = f"{args.profile}.{server}.{n}" if args.profile else ""
+        relay = start_relay(Path(var), port, args.server_cpu, settings, profile, server)
         try:
             key = load_secret(Path(var) / "secrets", TICKET_KEY)
-            return run_round(
-                port + 2,
-                port + 3,
+            result = run_round(
+                port + RELAY_OFFSET,
+                port + RELAY_ADMIN_OFFSET,
                 key,
                 relay.pid,
                 n,
@@ -504,9 +512,21 @@ def one_round(n: int, args: argparse.Namespace, settings: list[str]) -> RoundRes
                 args.rate,
                 args.workload,
             )
+            result.server = server
+            return result
         finally:
             relay.terminate()
             relay.wait(timeout=10)
+
+
+def row(r: RoundResult, label: str) -> str:
+    return (
+        f"{r.clients:7d} {r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.max_ms:7.1f} {r.delivered_ratio:10.4f} "
+        f"{'yes' if r.latest_ok else 'NO':>7} {r.server_cpu_percent:9.1f}% {r.server_rss_mb:7.1f} "
+        f"{r.server_rss_per_client_kb:10.1f} {r.late_sends:11d} {r.tick_ms_max:12.1f} "
+        f"{r.queue_max_kb:13.1f} {r.cpu_us_per_delivery:15.4f}  {'ok' if r.passed else 'over'}"
+        f"  {label}  load {r.load_average}"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -521,6 +541,11 @@ def main(argv: list[str]) -> int:
         choices=WORKLOADS,
         default="updates",
         help="updates: avatars (version 1); packets: game peers sending unreliable packets to all",
+    )
+    parser.add_argument(
+        "--servers",
+        default="soiree",
+        help="comma-separated: soiree (python -m relay), reference (bench/reference_relay.py); side by side",
     )
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the relay ('' for none)")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU for this generator (-1 for none)")
@@ -543,37 +568,40 @@ def main(argv: list[str]) -> int:
     sizes = [int(x) for x in args.clients.split(",") if x]
     settings = [f"max_members={max(sizes) + 10}", *args.set]
     results: list[RoundResult] = []
-    fails = 0
     what = "unreliable packets (to every other game peer)" if args.workload == "packets" else "updates"
     print(f"relay benchmark: {args.rate:g} {what} per second of {STATE_SIZE} B per client,", end=" ")
     print("everyone receives everyone")
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
     header = (
         "clients  p50 ms  p99 ms  max ms  delivered  latest  relay CPU  RSS MB  KB/client  late sends"
-        "  tick max ms  queue max KB"
+        "  tick max ms  queue max KB  CPU us/delivery"
     )
     print(header)
-    verdicts: dict[int, bool] = {}
+    servers = [x for x in args.servers.split(",") if x]
+    verdicts: dict[str, dict[int, bool]] = {server: {} for server in servers}
+    fails = dict.fromkeys(servers, 0)
     for n in sizes:
-        rounds = []
-        for _ in range(args.repeat):
-            r = quiet_round(n, args, settings)
-            rounds.append(r)
-            results.append(r)
-            print(
-                f"{r.clients:7d} {r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.max_ms:7.1f} {r.delivered_ratio:10.4f} "
-                f"{'yes' if r.latest_ok else 'NO':>7} {r.server_cpu_percent:9.1f}% {r.server_rss_mb:7.1f} "
-                f"{r.server_rss_per_client_kb:10.1f} {r.late_sends:11d} {r.tick_ms_max:12.1f} "
-                f"{r.queue_max_kb:13.1f}  {'ok' if r.passed else 'over'}  load {r.load_average}",
-                flush=True,
-            )
-        # the machine is shared: a size holds when most of its rounds hold
-        verdicts[n] = sum(r.passed for r in rounds) * 2 > len(rounds)
-        fails = 0 if verdicts[n] else fails + 1
-        if fails >= args.stop_after_fail:
+        live = [server for server in servers if fails[server] < args.stop_after_fail]
+        if not live:
             break
-    best = max((n for n, ok in verdicts.items() if ok), default=0)
-    print(f"capacity: {best} clients with p99 <= 50 ms and every latest state delivered (most rounds)")
+        rounds: dict[str, list[RoundResult]] = {server: [] for server in live}
+        for k in range(args.repeat):
+            # side by side: each round runs every server, in alternating order
+            for server in live if k % 2 == 0 else live[::-1]:
+                r = quiet_round(n, args, settings, server)
+                rounds[server].append(r)
+                results.append(r)
+                print(row(r, server if len(servers) > 1 else ""), flush=True)
+        for server, done in rounds.items():
+            # the machine is shared: a size holds when most of its rounds hold
+            verdicts[server][n] = ok = sum(r.passed for r in done) * 2 > len(done)
+            fails[server] = 0 if ok else fails[server] + 1
+    for server in servers:
+        best = max((n for n, ok in verdicts[server].items() if ok), default=0)
+        print(
+            f"capacity{f' ({server})' if len(servers) > 1 else ''}: {best} clients with p99 <= 50 ms"
+            " and every latest state delivered (most rounds)"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))
