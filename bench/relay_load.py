@@ -12,6 +12,13 @@ With ``--workload packets`` the clients are game peers (protocol version 2) inst
 lane), the shape of a MultiplayerSynchronizer's traffic, and the samplers time every
 PACKET_FROM.
 
+With ``--workload world`` the avatars are spread over a square world at a fixed density
+(``WORLD_DENSITY``: about 50 avatars within the near tier of relay/PROTOCOL.md section 7) and
+walk about; each declares a focus at its own avatar (FOCUS again whenever it crosses into
+another cell of the interest grid) and sends its position with every update. Samplers time the
+states of avatars in their near tier (p50/p99 are those) and check every tier's promised rate:
+the longest gap between two states of one avatar, against the tier's period.
+
 The generator is plain non-blocking sockets and epoll: no framework, as little work per byte
 as possible. Client frames use the all-zero masking key, which RFC 6455 allows and which
 leaves the payload as is.
@@ -23,6 +30,7 @@ import argparse
 import base64
 import json
 import os
+import random
 import resource
 import select
 import socket
@@ -37,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.world import INTEREST, SETTINGS, Walker, side_for
 from common.config import RELAY_ADMIN_OFFSET, RELAY_OFFSET, RELAY_PATH
 from common.identity import Identity
 from common.secretfiles import TICKET_KEY, load_secret, mint_ticket
@@ -46,6 +55,7 @@ from relay.protocol import (
     PACKET_FROM_TYPE,
     PACKET_TYPE,
     PACKET_UNRELIABLE,
+    Focus,
     Game,
     GameRole,
     Hello,
@@ -63,7 +73,10 @@ PACKET_FROM_HEAD = 8  # room, from, flags, channel
 RESULT = 0x85
 STATE_TYPE = 0xA1
 RECV = 1 << 20
-WORKLOADS = ("updates", "packets")
+WORKLOADS = ("updates", "packets", "world")
+FOCUS_TYPE = Focus.TYPE
+POS = struct.Struct("<3f")
+GAP_SLACK = 0.1  # seconds beyond a tier's period before a gap counts as starving: one tick, jitter
 
 
 def client_frame(payload: bytes) -> bytes:
@@ -125,6 +138,12 @@ class Client:
     latest: dict[int, int] = field(default_factory=dict)  # sender index -> newest sequence seen
     received: int = 0
     packets: bool = False  # a game peer: sends PACKETs, reads PACKET_FROMs
+    walker: Walker | None = None  # the world: walks about, focus at its avatar
+    seen_at: dict[int, float] = field(default_factory=dict)  # sender -> when its last state came
+    gaps: dict[int, float] = field(default_factory=dict)  # tier -> longest gap between states
+    starved: int = 0  # gaps longer than the tier's period allows
+    tiered: dict[int, int] = field(default_factory=dict)  # tier -> states received (measured)
+    interval: float = 0.05  # seconds between its updates
 
 
 def handshake(port: int, ticket: str) -> socket.socket:
@@ -199,10 +218,14 @@ class RoundResult:
     lagging_max: int = 0
     server: str = "soiree"
     cpu_us_per_delivery: float = 0.0
+    world_side_m: float = 0.0
+    tier_gap_max_ms: list[float] = field(default_factory=list)  # per tier, worst gap of any avatar
+    tier_states_per_s: list[float] = field(default_factory=list)  # per tier, per sampler
+    starved: int = 0  # gaps over a tier's period plus GAP_SLACK, over all samplers
 
     @property
     def passed(self) -> bool:
-        return self.p99_ms <= 50.0 and self.latest_ok
+        return self.p99_ms <= 50.0 and self.latest_ok and not self.starved
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -249,6 +272,9 @@ def run_round(
     handle: int = 1,  # the room's handle, known ahead: the avatar's SPAWN goes with the JOIN
 ) -> RoundResult:
     packets = workload == "packets"
+    world = workload == "world"
+    side = side_for(n) if world else 0.0
+    rng = random.Random(n)
     base_rss = proc_rss_mb(pid)
     clients: list[Client] = []
     ep = select.epoll()
@@ -256,8 +282,13 @@ def run_round(
         ident = Identity(str(uuid.uuid4()), f"bot{i}", frozenset({"play"}), "ticket")
         sock = handshake(port, mint_ticket(key, ident, ttl=600))
         state = STATE.pack(i, 0, 0).ljust(STATE_SIZE, b".")
+        walker = Walker(rng, side) if world else None
         if packets:
             setup = Hello(GAME_VERSION, GAME_VERSION).encode() + Game(2, handle, GameRole.PEER).encode()
+        elif walker is not None:  # an avatar somewhere in the world, and a focus at it
+            setup = Hello(1, 1).encode()
+            setup += Spawn(2, handle, Rule.DENY, Lifetime.WITH_MASTER, walker.position, state).encode()
+            setup += Focus(3, handle, walker.position).encode()
         else:
             spawn = Spawn(2, handle, Rule.DENY, Lifetime.WITH_MASTER, None, state)
             setup = Hello(1, 1).encode() + spawn.encode()
@@ -265,7 +296,9 @@ def run_round(
         sock.sendall(client_frame(setup[:8] + Join(1, room).encode() + setup[8:]))
         spacing = max(1, n // samplers)  # samplers spread over the join order, not the first few
         sampler = i % spacing == 0 and i // spacing < samplers
-        clients.append(Client(i, sock, sampler=sampler, packets=packets))
+        c = Client(i, sock, sampler=sampler, packets=packets, interval=1.0 / rate)
+        c.walker = walker
+        clients.append(c)
     for c in clients:
         recs = read_until(c.sock, c.reader, lambda r: result_of(r, 2) is not None)
         c.room, c.avatar = result_of(recs, 1) or 0, result_of(recs, 2) or 0
@@ -300,6 +333,9 @@ def run_round(
             for c in clients:
                 c.latencies.clear()
                 c.received = 0
+                c.gaps.clear()
+                c.tiered.clear()
+                c.starved = 0
             sent_at_measure = sent
         if now >= stop_at:
             break
@@ -314,6 +350,8 @@ def run_round(
             if packets:  # unreliable, channel 0, lane 1, to every other game peer
                 body = PACKET_HEAD.pack(c.room, PACKET_UNRELIABLE, 0, 1, 0) + state
                 frame = client_frame(HEADER.pack(PACKET_TYPE, PACKET_HEAD.size + STATE_SIZE) + body)
+            elif world:
+                frame = client_frame(walk(c, rng, side, interval) + state)
             else:
                 body = UPDATE_HEAD.pack(c.room, c.avatar, 1, 0) + state
                 frame = client_frame(HEADER.pack(0x21, head_base + STATE_SIZE) + body)
@@ -380,8 +418,13 @@ def run_round(
     per_sampler = (sent - sent_at_measure) if cpu0 is not None else 0
     if packets:
         per_sampler = per_sampler * (n - 1) // n
-    deliveries = per_sampler * n  # every receiver gets what a sampler gets
     received = sum(c.received for c in clients if c.sampler)
+    deliveries = per_sampler * n  # every receiver gets what a sampler gets
+    tiers = range(len(SETTINGS.interest_tiers))
+    if world:  # receivers get fewer: count what the samplers got
+        deliveries = received * n // samplers
+        per_sampler = 0
+    sampled = [c for c in clients if c.sampler]
     for c in clients:
         c.sock.close()
     ep.close()
@@ -406,12 +449,27 @@ def run_round(
         queue_max_kb=round(watch["queue_max_kb"], 1),
         lagging_max=int(watch["lagging_max"]),
         cpu_us_per_delivery=round(1e6 * cpu / deliveries, 4) if deliveries else 0.0,
+        world_side_m=round(side, 1),
+        tier_gap_max_ms=[
+            round(1000 * max((c.gaps.get(t, 0.0) for c in sampled), default=0), 1) for t in tiers
+        ]
+        if world
+        else [],
+        tier_states_per_s=[
+            round(sum(c.tiered.get(t, 0) for c in sampled) / len(sampled) / seconds) for t in tiers
+        ]
+        if world and sampled
+        else [],
+        starved=sum(c.starved for c in sampled),
     )
 
 
 def sample(c: Client, data: bytes, measure_from: float) -> None:
     now_ns = time.monotonic_ns()
     measuring = time.monotonic() >= measure_from
+    if c.walker is not None:
+        sample_world(c, data, measure_from)
+        return
     timed, head = (PACKET_FROM_TYPE, PACKET_FROM_HEAD) if c.packets else (STATE_TYPE, UPDATE_HEAD.size)
     for message in c.reader.feed(data):
         off = 0
@@ -426,6 +484,57 @@ def sample(c: Client, data: bytes, measure_from: float) -> None:
                 if measuring and seq:
                     c.latencies.append((now_ns - sent_ns) / 1e6)
                     c.received += 1
+            off += 3 + n
+
+
+PERIODS = [period / SETTINGS.tick_hz for _, period in SETTINGS.interest_tiers]  # seconds
+
+
+def walk(c: Client, rng: random.Random, side: float, dt: float) -> bytes:
+    """The avatar's next step, as an UPDATE with its position and no state yet (the caller
+    appends it), after a FOCUS when it crossed into another cell."""
+    walker = c.walker
+    assert walker is not None
+    out = Focus(3, c.room, walker.position).encode() if walker.step(rng, side, dt) else b""
+    head = UPDATE_HEAD.size + POS.size
+    update = HEADER.pack(0x21, head + STATE_SIZE) + UPDATE_HEAD.pack(c.room, c.avatar, 1, 1)
+    return out + update + POS.pack(*walker.position)
+
+
+def sample_world(c: Client, data: bytes, measure_from: float) -> None:
+    """Time near states; check each avatar's states come at least at its tier's rate."""
+    now = time.monotonic()
+    now_ns = time.monotonic_ns()
+    measuring = now >= measure_from
+    head = 3 + UPDATE_HEAD.size
+    walker = c.walker
+    assert walker is not None
+    for message in c.reader.feed(data):
+        off = 0
+        end = len(message)
+        while off < end:
+            t = message[off]
+            n = message[off + 1] | (message[off + 2] << 8)
+            if t == STATE_TYPE and message[off + head - 1]:
+                pos = POS.unpack_from(message, off + head)
+                sender, seq, sent_ns = STATE.unpack_from(message, off + head + POS.size)
+                if seq > c.latest.get(sender, -1):
+                    c.latest[sender] = seq
+                cell = INTEREST.cell_of(pos)
+                tier = INTEREST.tier(walker.cell, cell) if cell is not None else 0
+                seen = c.seen_at.get(sender)
+                c.seen_at[sender] = now
+                if measuring and seq:
+                    c.received += 1
+                    c.tiered[tier] = c.tiered.get(tier, 0) + 1
+                    if tier == 0:
+                        c.latencies.append((now_ns - sent_ns) / 1e6)
+                    if seen is not None:
+                        gap = now - seen
+                        if gap > c.gaps.get(tier, 0.0):
+                            c.gaps[tier] = gap
+                        if gap > max(PERIODS[tier], c.interval) + GAP_SLACK:
+                            c.starved += 1
             off += 3 + n
 
 
@@ -477,7 +586,10 @@ def load1() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def quiet_round(n: int, args: argparse.Namespace, settings: list[str], server: str = "soiree") -> RoundResult:
+Variant = tuple[str, str]  # (server, workload)
+
+
+def quiet_round(n: int, args: argparse.Namespace, settings: list[str], variant: Variant) -> RoundResult:
     """One round measured while the shared machine is quiet: wait for the load average to drop
     under ``--max-load``, and measure again if other work piled in meanwhile."""
     for _ in range(args.retries + 1):
@@ -485,15 +597,16 @@ def quiet_round(n: int, args: argparse.Namespace, settings: list[str], server: s
             deadline = time.monotonic() + 1800
             while load1() > args.max_load and time.monotonic() < deadline:
                 time.sleep(5)
-        r = one_round(n, args, settings, server)
+        r = one_round(n, args, settings, variant)
         if not args.max_load or load1() <= args.max_load + 1.0:
             return r
         print(f"  (round at {n} disturbed: load {r.load_average}; measuring again)", flush=True)
     return r
 
 
-def one_round(n: int, args: argparse.Namespace, settings: list[str], server: str = "soiree") -> RoundResult:
+def one_round(n: int, args: argparse.Namespace, settings: list[str], variant: Variant) -> RoundResult:
     """A fresh relay, N clients, one measurement."""
+    server, workload = variant
     with tempfile.TemporaryDirectory() as var:
         port = free_base_port()
         profile = f"{args.profile}.{server}.{n}" if args.profile else ""
@@ -510,7 +623,7 @@ def one_round(n: int, args: argparse.Namespace, settings: list[str], server: str
                 args.warmup,
                 args.seconds,
                 args.rate,
-                args.workload,
+                workload,
             )
             result.server = server
             return result
@@ -526,6 +639,12 @@ def row(r: RoundResult, label: str) -> str:
         f"{r.server_rss_per_client_kb:10.1f} {r.late_sends:11d} {r.tick_ms_max:12.1f} "
         f"{r.queue_max_kb:13.1f} {r.cpu_us_per_delivery:15.4f}  {'ok' if r.passed else 'over'}"
         f"  {label}  load {r.load_average}"
+        + (
+            f"\n        world {r.world_side_m:g} m square; per tier: states/s {r.tier_states_per_s},"
+            f" longest gap ms {r.tier_gap_max_ms}; starved {r.starved}"
+            if r.workload == "world"
+            else ""
+        )
     )
 
 
@@ -538,9 +657,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="updates (or packets) per second per client")
     parser.add_argument(
         "--workload",
-        choices=WORKLOADS,
         default="updates",
-        help="updates: avatars (version 1); packets: game peers sending unreliable packets to all",
+        help="comma-separated, run side by side: updates (avatars, everyone receives everyone);"
+        " packets (game peers sending unreliable packets to all); world (avatars walking, tiers)",
     )
     parser.add_argument(
         "--servers",
@@ -568,9 +687,10 @@ def main(argv: list[str]) -> int:
     sizes = [int(x) for x in args.clients.split(",") if x]
     settings = [f"max_members={max(sizes) + 10}", *args.set]
     results: list[RoundResult] = []
-    what = "unreliable packets (to every other game peer)" if args.workload == "packets" else "updates"
-    print(f"relay benchmark: {args.rate:g} {what} per second of {STATE_SIZE} B per client,", end=" ")
-    print("everyone receives everyone")
+    workloads = [x for x in args.workload.split(",") if x]
+    if unknown := set(workloads) - set(WORKLOADS):
+        parser.error(f"unknown workload {', '.join(sorted(unknown))}; known: {', '.join(WORKLOADS)}")
+    print(f"relay benchmark: {args.rate:g} sends per second of {STATE_SIZE} B per client; {args.workload}")
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
     header = (
         "clients  p50 ms  p99 ms  max ms  delivered  latest  relay CPU  RSS MB  KB/client  late sends"
@@ -578,28 +698,33 @@ def main(argv: list[str]) -> int:
     )
     print(header)
     servers = [x for x in args.servers.split(",") if x]
-    verdicts: dict[str, dict[int, bool]] = {server: {} for server in servers}
-    fails = dict.fromkeys(servers, 0)
+    variants = [(server, workload) for workload in workloads for server in servers]
+    label = {
+        v: "/".join(x for x, many in zip(v, (len(servers) > 1, len(workloads) > 1), strict=True) if many)
+        for v in variants
+    }
+    verdicts: dict[Variant, dict[int, bool]] = {v: {} for v in variants}
+    fails = dict.fromkeys(variants, 0)
     for n in sizes:
-        live = [server for server in servers if fails[server] < args.stop_after_fail]
+        live = [v for v in variants if fails[v] < args.stop_after_fail]
         if not live:
             break
-        rounds: dict[str, list[RoundResult]] = {server: [] for server in live}
+        rounds: dict[Variant, list[RoundResult]] = {v: [] for v in live}
         for k in range(args.repeat):
-            # side by side: each round runs every server, in alternating order
-            for server in live if k % 2 == 0 else live[::-1]:
-                r = quiet_round(n, args, settings, server)
-                rounds[server].append(r)
+            # side by side: each round runs every variant, in alternating order
+            for v in live if k % 2 == 0 else live[::-1]:
+                r = quiet_round(n, args, settings, v)
+                rounds[v].append(r)
                 results.append(r)
-                print(row(r, server if len(servers) > 1 else ""), flush=True)
-        for server, done in rounds.items():
+                print(row(r, label[v]), flush=True)
+        for v, done in rounds.items():
             # the machine is shared: a size holds when most of its rounds hold
-            verdicts[server][n] = ok = sum(r.passed for r in done) * 2 > len(done)
-            fails[server] = 0 if ok else fails[server] + 1
-    for server in servers:
-        best = max((n for n, ok in verdicts[server].items() if ok), default=0)
+            verdicts[v][n] = ok = sum(r.passed for r in done) * 2 > len(done)
+            fails[v] = 0 if ok else fails[v] + 1
+    for v in variants:
+        best = max((n for n, ok in verdicts[v].items() if ok), default=0)
         print(
-            f"capacity{f' ({server})' if len(servers) > 1 else ''}: {best} clients with p99 <= 50 ms"
+            f"capacity{f' ({label[v]})' if label[v] else ''}: {best} clients with p99 <= 50 ms"
             " and every latest state delivered (most rounds)"
         )
     if args.json:
