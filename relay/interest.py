@@ -6,20 +6,37 @@ is sent on ticks that are multiples of its period, and then carries the newest s
 object in that tier that changed during the period, so the latest value always arrives.
 
 Everything here is per room and shared by all members: one history of the last ticks' states,
-grouped by cell, and per-tick windows computed once. A member's frame then costs one tier
-lookup per occupied cell, and members in the same focus cell share the same bytes.
+and per-tick windows computed once. A window is kept in *rows* of cells (same x and y, sorted
+by z), so what a focus gets from a tier is a few *segments* of rows (a run of cells along z):
+whole rows farther than the tier's inner bound, and for the rows within it the two runs on
+either side of the inner box. A segment's records, and the frames built from them, are shared
+by every focus that needs the same segment, so a focus costs a few dictionary lookups per tier
+and row, not one per occupied cell, and its frames are references to shared ones, not copies.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
+from collections.abc import Callable
 
 from relay.protocol import Position
 
 Cell = tuple[int, int, int]
 # object id -> (cell, STATE record)
 TickStates = dict[int, tuple[Cell, bytes]]
+# a tier's window: (x, y) -> (the occupied z, in order; each one's records)
+Rows = dict[tuple[int, int], tuple[list[int], list[list[bytes]]]]
+# (tier, x, y, lowest z, highest z): the cells of one row a focus gets from one tier
+Segment = tuple[int, int, int, int, int]
+Frames = tuple[list[bytes], int]  # wire-ready frames and their total size
+
+_FAR = 1 << 62  # beyond any cell distance
+
+
+def _first(pair: tuple[int, list[bytes]]) -> int:
+    return pair[0]
 
 
 class Interest:
@@ -27,10 +44,18 @@ class Interest:
         self.cell_size = cell_size
         self.bounds = [bound for bound, _ in tiers]
         self.periods = [period for _, period in tiers]
+        # each tier's cells: inner < distance <= outer (the last tier has no outer bound)
+        self._ranges = [
+            (self.bounds[t - 1] if t else -1, self.bounds[t] if t < len(tiers) - 1 else _FAR)
+            for t in range(len(tiers))
+        ]
         self.current: TickStates = {}
         self.history: deque[TickStates] = deque(maxlen=max(self.periods) - 1 or 1)
-        self._windows: dict[int, dict[Cell, list[bytes]]] | None = None
+        self._windows: dict[int, Rows] | None = None
+        self._longest: Rows | None = None  # the longest window, for what a moved focus is owed
         self._tick = 0
+        self._segments: dict[Segment, list[bytes]] = {}
+        self._frames: dict[Segment, Frames] = {}
         self._tiers: dict[tuple[Cell, Cell], int] = {}
 
     def cell_of(self, pos: Position | None) -> Cell | None:
@@ -62,8 +87,14 @@ class Interest:
             if past.pop(obj, None) is not None:
                 found = True
         if found:
-            self._windows = None
+            self._forget_windows()
         return found
+
+    def _forget_windows(self) -> None:
+        self._windows = None
+        self._longest = None
+        self._segments.clear()
+        self._frames.clear()
 
     def _merged(self, ticks: int) -> TickStates:
         merged: TickStates = {}
@@ -72,41 +103,145 @@ class Interest:
             merged.update(states)
         return merged
 
-    def windows(self, tick: int) -> dict[int, dict[Cell, list[bytes]]]:
-        """For each tier due at ``tick``: its window's latest states, grouped by cell."""
+    def windows(self, tick: int) -> dict[int, Rows]:
+        """For each tier due at ``tick``: its window's latest states, in rows of cells."""
         if self._windows is not None and self._tick == tick:
             return self._windows
-        result: dict[int, dict[Cell, list[bytes]]] = {}
+        self._forget_windows()
+        result: dict[int, Rows] = {}
         for t, period in enumerate(self.periods):
             if tick % period:
                 continue
-            by_cell: dict[Cell, list[bytes]] = {}
-            for cell, rec in self._merged(period).values():
-                by_cell.setdefault(cell, []).append(rec)
-            result[t] = by_cell
+            result[t] = self._rows(self._merged(period))
         self._windows, self._tick = result, tick
         return result
+
+    @staticmethod
+    def _rows(states: TickStates) -> Rows:
+        by_cell: dict[Cell, list[bytes]] = {}
+        for cell, rec in states.values():
+            recs = by_cell.get(cell)
+            if recs is None:
+                by_cell[cell] = [rec]
+            else:
+                recs.append(rec)
+        unsorted: dict[tuple[int, int], list[tuple[int, list[bytes]]]] = {}
+        for (x, y, z), recs in by_cell.items():
+            row = unsorted.get((x, y))
+            if row is None:
+                unsorted[(x, y)] = [(z, recs)]
+            else:
+                row.append((z, recs))
+        rows: Rows = {}
+        for key, cells in unsorted.items():
+            if len(cells) > 1:
+                cells.sort(key=_first)
+            rows[key] = ([z for z, _ in cells], [recs for _, recs in cells])
+        return rows
+
+    def _due_segments(self, tick: int, focus: Cell) -> list[Segment]:
+        """The segments a member focused on ``focus`` gets at ``tick``, tier by tier."""
+        fx, fy, fz = focus
+        out: list[Segment] = []
+        for t, rows in self.windows(tick).items():
+            inner, outer = self._ranges[t]
+            if outer < _FAR and (2 * outer + 1) ** 2 < len(rows):  # fewer rows in the box than occupied
+                keys: list[tuple[int, int]] = [
+                    (x, y)
+                    for x in range(fx - outer, fx + outer + 1)
+                    for y in range(fy - outer, fy + outer + 1)
+                    if (x, y) in rows
+                ]
+            else:
+                keys = list(rows)
+            # the whole row for the last tier: one key whatever the focus, so shared by all
+            lo, hi = (fz - outer, fz + outer) if outer < _FAR else (-_FAR, _FAR)
+            for x, y in keys:
+                across = max(abs(x - fx), abs(y - fy))
+                if across > outer:
+                    continue
+                if across > inner:  # every cell within the outer bound along z
+                    out.append((t, x, y, lo, hi))
+                else:  # the runs on either side of the inner box
+                    out.append((t, x, y, lo, fz - inner - 1))
+                    out.append((t, x, y, fz + inner + 1, hi))
+        return out
+
+    def _segment(self, segment: Segment) -> list[bytes]:
+        recs = self._segments.get(segment)
+        if recs is None:
+            t, x, y, lo, hi = segment
+            assert self._windows is not None
+            zs, blocks = self._windows[t][(x, y)]
+            recs = []
+            for block in blocks[bisect.bisect_left(zs, lo) : bisect.bisect_right(zs, hi)]:
+                recs += block
+            self._segments[segment] = recs
+        return recs
 
     def due(self, tick: int, focus: Cell) -> list[bytes]:
         """The states a member focused on ``focus`` gets at ``tick``."""
         out: list[bytes] = []
-        for t, by_cell in self.windows(tick).items():
-            for cell, recs in by_cell.items():
-                if self.tier(focus, cell) == t:
-                    out.extend(recs)
+        for segment in self._due_segments(tick, focus):
+            out += self._segment(segment)
         return out
+
+    def due_frames(self, tick: int, focus: Cell, pack: Callable[[list[bytes]], Frames]) -> Frames:
+        """``due`` as wire-ready frames: each segment's frames are built once per tick with
+        ``pack`` and shared by every focus that gets the segment."""
+        frames: list[bytes] = []
+        size = 0
+        cache = self._frames
+        for segment in self._due_segments(tick, focus):
+            built = cache.get(segment)
+            if built is None:
+                recs = self._segment(segment)
+                built = cache[segment] = pack(recs) if recs else ([], 0)
+            if built[1]:
+                frames += built[0]
+                size += built[1]
+        return frames, size
 
     def owed(self, old: Cell | None, new: Cell | None) -> list[bytes]:
         """States possibly still owed after a focus moved from ``old`` to ``new``: those of the
-        longest window that were deferred under ``old`` and whose tier changes under ``new``."""
+        longest window that were deferred under ``old`` and whose tier changes under ``new``.
+
+        Only cells within the last tier's inner bound of either focus can change tier, so only
+        those rows and runs of the longest window are looked at."""
+        if old is None:  # nothing was deferred
+            return []
+        if self._longest is None:
+            self._longest = self._rows(self._merged(max(self.periods)))
+        rows = self._longest
+        reach = self._ranges[-1][0]
+        bounds = self.bounds[:-1]
+        last = len(bounds)
+        ox, oy, oz = old
+        moved = new is not None
+        nx, ny, nz = new if new is not None else old
+        lo, hi = min(oz, nz) - reach, max(oz, nz) + reach
         out: list[bytes] = []
-        for cell, rec in self._merged(max(self.periods)).values():
-            was = self.tier(old, cell)
-            if was != 0 and was != self.tier(new, cell):
-                out.append(rec)
+        for (x, y), (zs, blocks) in rows.items():
+            old_xy = max(abs(x - ox), abs(y - oy))
+            new_xy = max(abs(x - nx), abs(y - ny))
+            if min(old_xy, new_xy) > reach:
+                continue
+            for i in range(bisect.bisect_left(zs, lo), bisect.bisect_right(zs, hi)):
+                z = zs[i]
+                d = max(old_xy, abs(z - oz))
+                was = next((t for t, bound in enumerate(bounds) if d <= bound), last)
+                if not was:
+                    continue
+                if moved:
+                    d = max(new_xy, abs(z - nz))
+                    now = next((t for t, bound in enumerate(bounds) if d <= bound), last)
+                else:
+                    now = 0  # no focus: everything is near
+                if was != now:
+                    out += blocks[i]
         return out
 
     def end_tick(self) -> None:
         self.history.append(self.current)
         self.current = {}
-        self._windows = None
+        self._forget_windows()

@@ -993,12 +993,12 @@ class Room:
         shared: tuple[list[bytes], int] | None = None
         shared_at: list[int] | None = None  # indices of records for everyone, once needed
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
-        ordered: list[bytes] | None = None
+        ordered: tuple[list[bytes], int] | None = None
         plan = self._plan_packets() if self._packets else None
         involved = plan.involved if plan is not None else _NOBODY
         for sid, m in self.members.items():
             session = m.session
-            if m.start or m.owing or sid in self._targeted or sid in self._excluded or sid in involved:
+            if m.start or sid in self._targeted or sid in self._excluded or sid in involved:
                 if not session.connected:
                     continue  # in its grace window: a resume brings a fresh snapshot
                 if session.lagging:
@@ -1009,7 +1009,7 @@ class Room:
                     shared_at = [i for i, t in enumerate(targets) if t <= 0]
                 frames = self._frames_of(m, shared_at, plan)
             elif m.focus_cell is None:
-                if not records:
+                if not records and not m.owing:
                     continue
                 if shared is None:
                     shared = self._frames(
@@ -1020,14 +1020,26 @@ class Room:
                 cached = by_focus.get(m.focus_cell)
                 if cached is None:
                     if ordered is None:  # what every focused member gets, before its tiers' states
-                        ordered = [
-                            r
-                            for r, t, d in zip(records, targets, self._deferrable, strict=True)
-                            if r is not None and t <= 0 and not d
-                        ]
-                    cached = self._frames(ordered + self.interest.due(self.tick_no, m.focus_cell))
+                        ordered = self._frames(
+                            [
+                                r
+                                for r, t, d in zip(records, targets, self._deferrable, strict=True)
+                                if r is not None and t <= 0 and not d
+                            ]
+                        )
+                    # then its tiers' states: frames shared by every focus that gets the same cells
+                    due, due_size = self.interest.due_frames(self.tick_no, m.focus_cell, self._frames)
+                    cached = (ordered[0] + due, ordered[1] + due_size) if due_size else ordered
                     by_focus[m.focus_cell] = cached
                 frames = cached
+            if m.owing:  # the focus moved: states still owed under its old tiers follow
+                if not session.connected or session.lagging:
+                    continue
+                m.owing = False
+                owed = self.interest.owed(m.owed_from, m.focus_cell)
+                if owed:
+                    more = self._frames(owed)
+                    frames = (frames[0] + more[0], frames[1] + more[1])
             if frames[0]:
                 session.push(*frames)  # dropped in the grace window or while lagging
         for sid, session in self._targeted.items():
