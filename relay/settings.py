@@ -41,9 +41,9 @@ class Settings:
     held_limit: int = 256 << 10  # answers and events kept for a lagging connection
     unreliable_backlog: int = 64 << 10  # queued bytes past which a receiver skips unreliable packets
     default_rooms: tuple[str, ...] = ("lobby",)
-    interest_cell: float = 8.0
+    interest_cell: float = 16.0
     # (largest Chebyshev distance in cells, send every Nth tick); the last tier has no bound
-    interest_tiers: tuple[tuple[int, int], ...] = ((2, 1), (8, 3), (1 << 30, 10))
+    interest_tiers: tuple[tuple[int, int], ...] = ((1, 1), (4, 3), (1 << 30, 10))
     persist_interval: float = 1.0
     gc_threshold: int = 20000  # allocations between young-generation collections (CPython: 700)
 
