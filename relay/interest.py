@@ -206,8 +206,8 @@ class Interest:
         """States possibly still owed after a focus moved from ``old`` to ``new``: those of the
         longest window that were deferred under ``old`` and whose tier changes under ``new``.
 
-        Only cells within the last tier's inner bound of either focus can change tier, so only
-        those rows and runs of the longest window are looked at."""
+        When the focus moved, only cells within the last tier's inner bound of either focus can
+        change tier, so only those rows and runs of the longest window are looked at."""
         if old is None:  # nothing was deferred
             return []
         if self._longest is None:
@@ -219,6 +219,8 @@ class Interest:
         ox, oy, oz = old
         moved = new is not None
         nx, ny, nz = new if new is not None else old
+        if not moved:  # the focus was removed: everything deferred is owed, far cells included
+            reach = _FAR
         lo, hi = min(oz, nz) - reach, max(oz, nz) + reach
         out: list[bytes] = []
         for (x, y), (zs, blocks) in rows.items():

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relay.interest import Cell, Interest
 from relay.protocol import Focus, Give, Lifetime, Owner, Rule, Spawn, State, Status, Update
 from tests.relay.sim import Sim, SimClient
 
@@ -94,3 +98,43 @@ def test_moving_the_focus_delivers_states_still_owed() -> None:
     viewer.send(Focus(viewer.req(), room, (199.0, 0.0, 0.0)))  # walk over to it
     sim.tick()
     assert [r.state for r in viewer.read() if isinstance(r, State) and r.object == far] == [b"deferred"]
+
+
+def _tier_by_distance(interest: Interest, focus: Cell, cell: Cell) -> int:
+    """Section 7 read literally: the first tier whose bound holds the Chebyshev distance."""
+    d = max(abs(a - b) for a, b in zip(focus, cell, strict=True))
+    return next((t for t, bound in enumerate(interest.bounds) if d <= bound), len(interest.bounds) - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    objects=st.lists(st.tuples(st.integers(-9, 9), st.integers(-2, 2), st.integers(-9, 9)), max_size=60),
+    focus=st.tuples(st.integers(-10, 10), st.integers(-3, 3), st.integers(-10, 10)),
+    moved=st.tuples(st.integers(-10, 10), st.integers(-3, 3), st.integers(-10, 10)),
+    tick=st.integers(0, 29),
+)
+def test_shared_segments_carry_exactly_each_tiers_states(
+    objects: list[Cell], focus: Cell, moved: Cell, tick: int
+) -> None:
+    """What a focus gets from the rows and segments (and their shared frames) is exactly, and
+    only once, every due tier's states by distance; what a moved focus is owed likewise."""
+    interest = Interest(16.0, ((1, 1), (4, 3), (1 << 30, 10)))
+    for oid, cell in enumerate(objects):
+        interest.record(oid, cell, b"state %d" % oid)
+    expected = [
+        b"state %d" % oid
+        for oid, cell in enumerate(objects)
+        if tick % interest.periods[_tier_by_distance(interest, focus, cell)] == 0
+    ]
+    assert sorted(interest.due(tick, focus)) == sorted(expected)
+    frames, size = interest.due_frames(tick, focus, lambda recs: ([b"".join(recs)], len(b"".join(recs))))
+    assert sorted(b"".join(frames)) == sorted(b"".join(expected)) and size == sum(map(len, expected))
+    owed = [
+        b"state %d" % oid
+        for oid, cell in enumerate(objects)
+        if _tier_by_distance(interest, focus, cell) not in (0, _tier_by_distance(interest, moved, cell))
+    ]
+    assert sorted(interest.owed(focus, moved)) == sorted(owed)
+    assert sorted(interest.owed(focus, None)) == sorted(
+        b"state %d" % oid for oid, cell in enumerate(objects) if _tier_by_distance(interest, focus, cell)
+    )
