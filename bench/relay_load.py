@@ -419,10 +419,9 @@ def run_round(
     if packets:
         per_sampler = per_sampler * (n - 1) // n
     received = sum(c.received for c in clients if c.sampler)
-    deliveries = per_sampler * n  # every receiver gets what a sampler gets
+    deliveries = received * n // samplers  # what was delivered: every receiver gets what a sampler gets
     tiers = range(len(SETTINGS.interest_tiers))
-    if world:  # receivers get fewer: count what the samplers got
-        deliveries = received * n // samplers
+    if world:  # there is no one number every sampler should get
         per_sampler = 0
     sampled = [c for c in clients if c.sampler]
     for c in clients:
@@ -698,7 +697,8 @@ def main(argv: list[str]) -> int:
     )
     print(header)
     servers = [x for x in args.servers.split(",") if x]
-    variants = [(server, workload) for workload in workloads for server in servers]
+    # the reference relay speaks only what the crowd of avatars needs (no FOCUS, no game)
+    variants = [(s, w) for w in workloads for s in servers if s != "reference" or w == "updates"]
     label = {
         v: "/".join(x for x, many in zip(v, (len(servers) > 1, len(workloads) > 1), strict=True) if many)
         for v in variants
