@@ -1,7 +1,7 @@
 """The world workload's avatars: spread over a square world at a fixed density, walking about.
 
-The density puts ``NEAR`` avatars in the relay's near tier (relay/PROTOCOL.md section 7): the
-square of cells within the near bound of the focus cell, on flat ground. Avatars walk at
+The density puts about 50 avatars in the relay's near tier (relay/PROTOCOL.md section 7): the
+3 x 3 cells of 16 m around the focus cell, 2,304 m2 of flat ground. Avatars walk at
 ``WALK`` m/s, turn to a random heading every ``TURN_EVERY`` seconds on average and bounce off
 the world's edge. Used by ``bench/relay_load.py --workload world`` and ``bench/core_cost.py
 --world``.
@@ -16,13 +16,11 @@ from relay.interest import Cell, Interest
 from relay.protocol import Position
 from relay.settings import Settings
 
-NEAR = 50  # avatars in the near tier, whose states come at their full rate
 WALK = 1.4  # m/s, a walking pace
 TURN_EVERY = 3.0  # seconds between turns, on average
 SETTINGS = Settings()
 INTEREST = Interest(SETTINGS.interest_cell, SETTINGS.interest_tiers)
-NEAR_SIDE = (2 * SETTINGS.interest_tiers[0][0] + 1) * SETTINGS.interest_cell  # metres
-DENSITY = NEAR_SIDE**2 / NEAR  # square metres per avatar
+DENSITY = 46.0  # square metres per avatar: 2,000 avatars on a square of 303 m
 
 
 def side_for(n: int) -> float:

@@ -33,6 +33,7 @@ Segment = tuple[int, int, int, int, int]
 Frames = tuple[list[bytes], int]  # wire-ready frames and their total size
 
 _FAR = 1 << 62  # beyond any cell distance
+_NONE: Frames = ([], 0)
 
 
 def _first(pair: tuple[int, list[bytes]]) -> int:
@@ -196,7 +197,7 @@ class Interest:
             built = cache.get(segment)
             if built is None:
                 recs = self._segment(segment)
-                built = cache[segment] = pack(recs) if recs else ([], 0)
+                built = cache[segment] = pack(recs) if recs else _NONE
             if built[1]:
                 frames += built[0]
                 size += built[1]

@@ -992,6 +992,7 @@ class Room:
         records, targets = self._records, self._targets
         shared: tuple[list[bytes], int] | None = None
         shared_at: list[int] | None = None  # indices of records for everyone, once needed
+        ordered_at: list[int] | None = None  # those of them that focused members get this tick
         by_focus: dict[Cell, tuple[list[bytes], int]] = {}
         ordered: tuple[list[bytes], int] | None = None
         plan = self._plan_packets() if self._packets else None
@@ -1007,7 +1008,13 @@ class Room:
                     continue
                 if shared_at is None:
                     shared_at = [i for i, t in enumerate(targets) if t <= 0]
-                frames = self._frames_of(m, shared_at, plan)
+                at = shared_at
+                if m.focus_cell is not None:  # its tiers' states come from the interest, not from here
+                    if ordered_at is None:
+                        deferrable = self._deferrable
+                        ordered_at = [i for i in shared_at if not deferrable[i]]
+                    at = ordered_at
+                frames = self._frames_of(m, at, plan)
             elif m.focus_cell is None:
                 if not records and not m.owing:
                     continue
