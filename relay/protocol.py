@@ -248,7 +248,8 @@ _FLAGS_POS = 1
 
 
 def _finite(pos: Position) -> Position:
-    if not all(math.isfinite(v) for v in pos):
+    isfinite = math.isfinite  # every positioned UPDATE passes here: no generator
+    if not (isfinite(pos[0]) and isfinite(pos[1]) and isfinite(pos[2])):
         raise ProtocolError("position must be finite")
     return pos
 
