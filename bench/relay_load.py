@@ -324,10 +324,15 @@ def run_round(
         now = time.monotonic()
         if measure_from <= now >= next_stats and now < stop_at:
             next_stats = now + 1.0
-            stats = relay_stats(admin_port)
-            watch["tick_ms_max"] = max(watch["tick_ms_max"], stats["tick"]["tick_ms_max"])
-            watch["queue_max_kb"] = max(watch["queue_max_kb"], stats["queue_bytes"]["max"] / 1024)
-            watch["lagging_max"] = max(watch["lagging_max"], stats["lagging_connections"])
+            stats: dict[str, Any] | None
+            try:
+                stats = relay_stats(admin_port)
+            except OSError:  # a saturated relay may not answer within the timeout: skip this sample
+                stats = None
+            if stats is not None:
+                watch["tick_ms_max"] = max(watch["tick_ms_max"], stats["tick"]["tick_ms_max"])
+                watch["queue_max_kb"] = max(watch["queue_max_kb"], stats["queue_bytes"]["max"] / 1024)
+                watch["lagging_max"] = max(watch["lagging_max"], stats["lagging_connections"])
         if cpu0 is None and now >= measure_from:
             cpu0 = proc_cpu_seconds(pid)
             for c in clients:
