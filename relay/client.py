@@ -47,7 +47,9 @@ from relay.protocol import (
     PACKET_UNRELIABLE,
     PACKET_UNRELIABLE_ORDERED,
     SUPPORTED_VERSIONS,
+    WELCOMES,
     Answer,
+    AnyWelcome,
     Ask,
     AskCancelled,
     ClientClose,
@@ -66,6 +68,7 @@ from relay.protocol import (
     Leave,
     Left,
     Lifetime,
+    Limit,
     Packet,
     PacketFrom,
     Ping,
@@ -85,7 +88,6 @@ from relay.protocol import (
     Spawn,
     Status,
     Update,
-    Welcome,
     decode_server_message,
 )
 from relay.view import RoomView
@@ -372,7 +374,7 @@ class RelayClient:
         self.reconnect = reconnect
         self.member = 0
         self.resume_token = b""
-        self.welcome: Welcome | None = None
+        self.welcome: AnyWelcome | None = None
         self.goodbye: Goodbye | None = None
         self.rooms: dict[int, RoomClient] = {}
         self.clock_offset_ms: float | None = None  # server time minus local time
@@ -427,7 +429,7 @@ class RelayClient:
             if isinstance(message, str):
                 continue  # the relay sends no text messages
             for rec in decode_server_message(message):
-                if isinstance(rec, Welcome):
+                if isinstance(rec, WELCOMES):
                     self._welcomed(rec)
                     self._ws = ws
                     return ws
@@ -435,7 +437,7 @@ class RelayClient:
                     self.goodbye = rec
                     raise Disconnected(rec)
 
-    def _welcomed(self, welcome: Welcome) -> None:
+    def _welcomed(self, welcome: AnyWelcome) -> None:
         if self.resume_token and not welcome.resumed:
             # the session is gone: the rooms went with it
             for room in self.rooms.values():
@@ -487,9 +489,14 @@ class RelayClient:
         """The protocol version the relay and this client agreed on (0 before the first WELCOME)."""
         return self.welcome.version if self.welcome is not None else 0
 
+    def limit(self, which: Limit, default: int = 0) -> int:
+        """A limit in force, as the relay's WELCOME says (PROTOCOL.md section 9.3); ``default``
+        before the first WELCOME, or when the relay does not name it."""
+        return self.welcome.limit(which, default) if self.welcome is not None else default
+
     @property
     def max_message(self) -> int:
-        return self.welcome.max_message if self.welcome is not None else MAX_MESSAGE
+        return self.limit(Limit.MAX_MESSAGE, MAX_MESSAGE)
 
     def _need_game(self) -> None:
         if 0 < self.version < GAME_VERSION:

@@ -21,6 +21,7 @@ A new client record type is declared in ``protocol.py`` and handled here: in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ from relay.protocol import (
     Spawn,
     Status,
     Welcome,
+    WelcomeV1,
     decode_client_record,
     parse_packet,
     parse_update,
@@ -77,6 +79,8 @@ from relay.session import Conn, Session
 from relay.settings import Settings
 
 MAX_HANDLE = 0xFFFF
+
+log = logging.getLogger("relay")
 
 
 # Records that act on one room: what each does there, given (room, session, record, now).
@@ -166,6 +170,7 @@ class RelayCore:
         self._wake: set[Conn] = set()
         self._noticed: set[tuple[Conn, int, Status]] = set()  # packet notices outside rooms, this tick
         self._last_sample = float("-inf")
+        self._limits = self.settings.limits()
         self._session_handlers: dict[type[Record], Callable[[Conn, Session, Any, float], None]] = {
             Ping: self._on_ping,
             Pong: self._on_pong,
@@ -193,8 +198,12 @@ class RelayCore:
             self._receive(conn, message, now)
         except ProtocolError as exc:
             self.counters.protocol_errors += 1
-            code = Close.HELLO_EXPECTED if conn.session is None else Close.PROTOCOL_ERROR
-            self.close(conn, code, str(exc), now)
+            self.close(conn, Close.PROTOCOL_ERROR, str(exc), now)
+        except Exception:
+            # A fault of the relay's own: it ends this connection (its session waits out its
+            # grace window), never the relay and never anyone else's.
+            log.exception("closing a connection whose message the relay failed to handle")
+            self.close(conn, Close.INTERNAL_ERROR, "the relay failed to handle this message", now)
 
     def connection_lost(self, conn: Conn, now: float, code: int | None = None) -> None:
         """The socket is gone. ``code`` is the close code the client sent, if it sent one."""
@@ -269,13 +278,18 @@ class RelayCore:
         conn.sent(nbytes, b"".join(frames)[nbytes:] if nbytes < total else b"")
 
     def close(self, conn: Conn, code: int, reason: str, now: float) -> None:
-        """Say GOODBYE and ask the server to close; the session lives on unless kicked."""
+        """Say GOODBYE and ask the server to close; the session lives on unless kicked.
+
+        What this tick already produced for the connection (answers to the records that led
+        here, a REFUSED(RATE_LIMITED) before a close for the rate) goes before the GOODBYE."""
         if conn.closing is not None:
             return
+        session = conn.session
+        if session is not None and session.conn is conn and conn.lagging_since is None:
+            conn.send_records([rec for room in session.rooms.values() for rec in room.take_pending(session)])
         conn.send_records([Goodbye(code, reason[:200]).encode()])
         conn.request_close(code, reason[:120])
         self._wake.add(conn)
-        session = conn.session
         if session is not None and session.conn is conn:
             if code == Close.KICKED:
                 self._end_session(session, LeaveReason.KICKED, now)
@@ -323,8 +337,10 @@ class RelayCore:
             return
         session = self.by_token.get(hello.token) if hello.token else None
         resumed = session is not None and session.user_id == conn.identity.user_id and not session.ended
+        returning = False  # back from its grace window: the rooms learn it is connected again
         if session is not None and resumed:
             old = session.conn
+            returning = old is None
             if old is not None:
                 session.conn = None  # so closing the old connection does not start a grace window
                 self.close(old, Close.REPLACED, "the session was resumed on another connection", now)
@@ -338,30 +354,16 @@ class RelayCore:
         session.connected_since = self.wall()
         session.version = version
         conn.session = session
-        s = self.settings
-        self._send(
-            conn,
-            Welcome(
-                version=version,
-                member=session.id,
-                resumed=int(resumed),
-                token=session.token,
-                server_time_ms=self._wall_ms(),
-                tick_hz=s.tick_hz,
-                ping_interval_s=round(s.ping_interval),
-                idle_timeout_s=round(s.idle_timeout),
-                grace_s=round(s.grace),
-                ask_timeout_ms=round(s.ask_timeout * 1000),
-                cooldown_ms=round(s.cooldown * 1000),
-                max_message=s.max_message,
-                max_state=s.max_state,
-                max_event=s.max_event,
-                rate=s.rate,
-                burst=s.burst,
-            ).encode(),
-        )
+        head = (version, session.id, int(resumed), session.token, self._wall_ms())
+        if version >= GAME_VERSION:
+            welcome: Record = Welcome(*head, tuple(self._limits.items()))
+        else:
+            welcome = WelcomeV1.of(*head, self._limits)
+        self._send(conn, welcome.encode())
         for room in session.rooms.values():
             room.leave_game(session)  # a no-op unless the old connection was replaced, not dropped
+            if returning:
+                room.reconnected(session)
             room.resync(session)
 
     def _check_lag(self, conn: Conn, session: Session, now: float) -> None:
@@ -405,21 +407,24 @@ class RelayCore:
             conn.tokens -= cost
         else:
             self.counters.rate_limited += 1
-        conn.strikes += cost
-        if conn.strikes > s.strike_limit:
-            self.close(conn, Close.RATE_LIMITED, "kept sending far above the rate limit", now)
-            return False
+        conn.strikes += cost  # past strike_limit, _receive closes once this record is answered
         return owe
 
     def _receive(self, conn: Conn, message: bytes, now: float) -> None:
         packet_bytes = -1  # payload bytes of this message's PACKET records so far (-1: none yet)
+        strike_limit = self.settings.strike_limit
         for type_, body in split_records(message):
             if conn.closing is not None:
+                return
+            if conn.strikes > strike_limit:  # the record before was over the limit, and answered
+                self.close(conn, Close.RATE_LIMITED, "kept sending far above the rate limit", now)
                 return
             session = conn.session
             if session is None:
                 if type_ != Hello.TYPE:
-                    raise ProtocolError("the first record must be HELLO")
+                    self.counters.protocol_errors += 1
+                    self.close(conn, Close.HELLO_EXPECTED, "the first record must be HELLO", now)
+                    return
                 rec = decode_client_record(type_, body)
                 assert isinstance(rec, Hello)
                 self._hello(conn, rec, now)
@@ -443,6 +448,8 @@ class RelayCore:
                 room = self._room(conn, session, rec)
                 if room is not None:
                     ROOM_HANDLERS[type(rec)](room, session, rec, now)
+        if conn.strikes > strike_limit and conn.closing is None:
+            self.close(conn, Close.RATE_LIMITED, "kept sending far above the rate limit", now)
 
     def _answer(self, conn: Conn, session: Session, rec: Record, status: Status) -> None:
         """Answer a record that was not carried out, in its room's stream when it names one."""

@@ -105,8 +105,10 @@ PACKET_MORE = 0x08  # a fragment: the sender's next packet continues it
 
 
 class Close(IntEnum):
-    """GOODBYE codes, also used as the WebSocket close code. The relay's stay below 4100."""
+    """GOODBYE codes, also used as the WebSocket close code. The relay's stay below 4100, but for
+    WebSocket's own 1011 (RFC 6455 section 7.4.1: the server failed to handle the connection)."""
 
+    INTERNAL_ERROR = 1011
     PROTOCOL_ERROR = 4000
     UNSUPPORTED_VERSION = 4001
     HELLO_EXPECTED = 4002
@@ -128,6 +130,46 @@ class ClientClose(IntEnum):
 
 
 SESSION_ENDING_CLOSES = frozenset({ClientClose.NORMAL, ClientClose.GOING_AWAY})
+
+
+class Limit(IntEnum):
+    """The ids of WELCOME's limits (section 9.3): each is a ``u32`` in the unit its name ends with
+    (``_MS`` milliseconds; sizes in bytes; rates in units per second; counts otherwise). Ids from
+    ``TIER_CELLS`` and ``TIER_TICKS`` on are per distance tier (section 7): tier i is id + i."""
+
+    TICK_HZ = 1
+    PING_INTERVAL_MS = 2
+    IDLE_TIMEOUT_MS = 3
+    HELLO_TIMEOUT_MS = 4
+    GRACE_MS = 5
+    ASK_TIMEOUT_MS = 6
+    COOLDOWN_MS = 7
+    MAX_MESSAGE = 8
+    MAX_STATE = 9
+    MAX_EVENT = 10
+    MAX_PACKET = 11
+    MAX_ROOMS = 12
+    MAX_ROOMS_PER_CONNECTION = 13
+    MAX_MEMBERS = 14
+    MAX_OBJECTS = 15
+    MAX_OBJECTS_PER_MEMBER = 16
+    RATE = 17
+    BURST = 18
+    STRIKE_LIMIT = 19
+    LAG_HIGH = 20
+    LAG_LOW = 21
+    LAG_TIMEOUT_MS = 22
+    HELD_LIMIT = 23
+    UNRELIABLE_BACKLOG = 24
+    PERSIST_INTERVAL_MS = 25
+    INTEREST_CELL_MM = 26
+    TIER_CELLS = 0x20  # ..0x2F: the largest distance of tier i, in cells
+    TIER_TICKS = 0x30  # ..0x3F: tier i is sent every this many ticks
+
+
+MAX_TIERS = 16  # distance tiers WELCOME can describe (ids TIER_CELLS + 0..15)
+Limits = dict[int, int]  # Limit id -> value
+
 
 # The MEMBER_JOINED bit of each permission an identity may hold (section 9.2).
 PERMISSION_BITS: dict[str, int] = {PERM_PLAY: 1, PERM_HOST: 2}
@@ -290,6 +332,29 @@ class _Members8(Kind):
         return struct.unpack_from(f"<{n}I", body, off + 1), off + 1 + 4 * n
 
 
+class _Limits(Kind):
+    """``count u8`` then ``count`` pairs of ``id u8, value u32`` (WELCOME, section 9.3); an id
+    appears at most once. Ids a client does not know are kept: it skips them."""
+
+    _PAIR = struct.Struct("<BI")
+
+    def encode(self, value: tuple[tuple[int, int], ...]) -> bytes:
+        if len(value) > 255:
+            raise ProtocolError("at most 255 limits")
+        if len({i for i, _ in value}) != len(value):
+            raise ProtocolError("a limit appears twice")
+        return bytes((len(value),)) + b"".join(self._PAIR.pack(i, v) for i, v in value)
+
+    def decode(self, body: bytes, off: int) -> tuple[tuple[tuple[int, int], ...], int]:
+        _need(body, off, 1)
+        n = body[off]
+        _need(body, off + 1, 5 * n)
+        pairs = tuple(self._PAIR.unpack_from(body, off + 1 + 5 * k) for k in range(n))
+        if len({i for i, _ in pairs}) != n:
+            raise ProtocolError("a limit appears twice")
+        return pairs, off + 1 + 5 * n
+
+
 class _Rest(Kind):
     def encode(self, value: bytes) -> bytes:
         return bytes(value)
@@ -306,12 +371,13 @@ PERMS = _Int("B", (0, sum(PERMISSION_BITS.values())))
 GAME_ROLE = _Int("B", GameRole)
 PACKET_FLAGS = _PacketFlags(PACKET_EXCEPT | PACKET_MORE)
 PACKET_FROM_FLAGS = _PacketFlags(PACKET_MORE)
-STR8, TOKEN8, TOKEN16, OPT_POS, MEMBERS8, REST = (
+STR8, TOKEN8, TOKEN16, OPT_POS, MEMBERS8, LIMITS, REST = (
     _Str8(),
     _Token8(),
     _Fixed(TOKEN_SIZE),
     _OptPos(),
     _Members8(),
+    _Limits(),
     _Rest(),
 )
 
@@ -341,7 +407,10 @@ class Record:
 
     def encode(self) -> bytes:
         self.check()
-        body = b"".join(kind.encode(getattr(self, name)) for name, kind in self._layout)
+        try:
+            body = b"".join(kind.encode(getattr(self, name)) for name, kind in self._layout)
+        except struct.error as exc:  # an integer that does not fit its field
+            raise ProtocolError(f"{type(self).__name__.upper()}: {exc}") from None
         if len(body) > 0xFFFF:
             raise ProtocolError("record body longer than 65535 bytes")
         return HEADER.pack(self.TYPE, len(body)) + body
@@ -527,7 +596,9 @@ class Packet(Record):
 
 
 @_record(0x81)
-class Welcome(Record):
+class WelcomeV1(Record):
+    """WELCOME_V1: the answer to HELLO on a version-1 session, whole seconds and ``u16``s."""
+
     version: int = w(U16)
     member: int = w(U32)
     resumed: int = w(BOOL)
@@ -544,6 +615,77 @@ class Welcome(Record):
     max_event: int = w(U32)
     rate: int = w(U16)
     burst: int = w(U16)
+
+    @classmethod
+    def of(
+        cls,
+        version: int,
+        member: int,
+        resumed: int,
+        token: bytes,
+        server_time_ms: int,
+        limits: dict[int, int],
+    ) -> WelcomeV1:
+        """The version-1 form of the limits WELCOME carries (timings rounded to seconds)."""
+
+        def seconds(limit: Limit) -> int:
+            return round(limits[limit] / 1000)
+
+        return cls(
+            version,
+            member,
+            resumed,
+            token,
+            server_time_ms,
+            limits[Limit.TICK_HZ],
+            seconds(Limit.PING_INTERVAL_MS),
+            seconds(Limit.IDLE_TIMEOUT_MS),
+            seconds(Limit.GRACE_MS),
+            limits[Limit.ASK_TIMEOUT_MS],
+            limits[Limit.COOLDOWN_MS],
+            limits[Limit.MAX_MESSAGE],
+            limits[Limit.MAX_STATE],
+            limits[Limit.MAX_EVENT],
+            limits[Limit.RATE],
+            limits[Limit.BURST],
+        )
+
+    def limit(self, which: Limit, default: int = 0) -> int:
+        """A limit as WELCOME (version 2) names it, from the fields this layout has."""
+        values = {
+            Limit.TICK_HZ: self.tick_hz,
+            Limit.PING_INTERVAL_MS: self.ping_interval_s * 1000,
+            Limit.IDLE_TIMEOUT_MS: self.idle_timeout_s * 1000,
+            Limit.GRACE_MS: self.grace_s * 1000,
+            Limit.ASK_TIMEOUT_MS: self.ask_timeout_ms,
+            Limit.COOLDOWN_MS: self.cooldown_ms,
+            Limit.MAX_MESSAGE: self.max_message,
+            Limit.MAX_STATE: self.max_state,
+            Limit.MAX_EVENT: self.max_event,
+            Limit.RATE: self.rate,
+            Limit.BURST: self.burst,
+        }
+        return values.get(which, default)
+
+
+@_record(0x87)
+class Welcome(Record):
+    """WELCOME: the answer to HELLO from version 2 on, with every limit in force (section 9.3)."""
+
+    version: int = w(U16)
+    member: int = w(U32)
+    resumed: int = w(BOOL)
+    token: bytes = w(TOKEN16)
+    server_time_ms: int = w(U64)
+    limits: tuple[tuple[int, int], ...] = w(LIMITS, default=())
+
+    def limit(self, which: Limit, default: int = 0) -> int:
+        return next((v for i, v in self.limits if i == which), default)
+
+
+# HELLO's answer: WELCOME from version 2 on, WELCOME_V1 on a version-1 session.
+AnyWelcome = Welcome | WelcomeV1
+WELCOMES = (Welcome, WelcomeV1)
 
 
 @_record(0x82)
@@ -618,6 +760,15 @@ class GamePeer(Record):
     room: int = w(U16)
     member: int = w(U32)
     role: GameRole = w(GAME_ROLE)
+
+
+@_record(0x96)
+class MemberPresence(Record):
+    """Whether a member is connected (version 2): 0 while it is in its grace window."""
+
+    room: int = w(U16)
+    member: int = w(U32)
+    connected: int = w(BOOL)
 
 
 @_record(0xA0)

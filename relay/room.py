@@ -40,6 +40,7 @@ from relay.protocol import (
     Master,
     MemberJoined,
     MemberLeft,
+    MemberPresence,
     Notice,
     ObjectInfo,
     Owner,
@@ -301,6 +302,9 @@ class Room:
         self._to(session, Snapshot(self.handle, len(self.members), len(self.objects), self.name).encode())
         for m in self.members.values():
             self._to(session, self._member_record(m.session))
+        for m in self.members.values():
+            if not m.session.connected and m.session is not session:
+                self._to(session, MemberPresence(self.handle, m.session.id, 0).encode())
         for sid, role in self.roles.items():
             self._to(session, GamePeer(self.handle, sid, role).encode())
         for oid in sorted(self.objects):
@@ -368,8 +372,8 @@ class Room:
         obj = self.objects.get(ask.obj)
         if obj is not None and obj.ask == ask.id:
             obj.ask = None
-        if ask.requester.id in self.members:
-            self.result(ask.requester, ask.req, status, obj.epoch if status == Status.GRANTED and obj else 0)
+        # A requester that left meanwhile still gets its answer (flush serves it as a leaver).
+        self.result(ask.requester, ask.req, status, obj.epoch if status == Status.GRANTED and obj else 0)
         if tell_master and obj is not None:
             master = self.members.get(obj.master)
             if master is not None:
@@ -395,6 +399,36 @@ class Room:
         member.start = len(self._records)
         self.result(session, req, Status.OK, self.handle)
         self._snapshot_to(session)
+
+    def reconnected(self, session: Session) -> None:
+        """The member resumed its session within its grace window: connected again."""
+        self._emit(MemberPresence(self.handle, session.id, 1).encode())
+
+    def take_pending(self, session: Session) -> list[bytes]:
+        """This tick's records so far for one member, in order: its connection closes now, and
+        what led to the close must reach it before the GOODBYE (the flush then finds the member
+        disconnected). States a focus defers are left out: the close ends that view anyway."""
+        sid = session.id
+        m = self.members.get(sid)
+        if m is None:
+            return self._records_alone(sid)
+        records, targets, deferrable = self._records, self._targets, self._deferrable
+        focused = m.focus_cell is not None
+        packets = set(self._packets_for(sid, False)) if self._packets else set()
+        out: list[bytes] = []
+        for i in range(len(records)):
+            r = records[i]
+            if r is None:
+                continue
+            t = targets[i]
+            if t == sid or (
+                i >= m.start
+                and (
+                    i in packets if t == PACKETS else t <= 0 and t != -sid and not (focused and deferrable[i])
+                )
+            ):
+                out.append(r)
+        return out
 
     def resync(self, session: Session) -> None:
         """A fresh snapshot that replaces the member's view (after a resume or a lag)."""
@@ -433,9 +467,11 @@ class Room:
         self._to(session, Left(self.handle, reason).encode())
 
     def disconnected(self, session: Session) -> None:
-        """The member's connection dropped; it is in its grace window. Nobody can ask it now, and
-        it is out of the game at once: packets sent to it meanwhile would be lost."""
+        """The member's connection dropped; it is in its grace window. Everyone is told (so that
+        a client can foresee MASTER_ABSENT), nobody can ask it now, and it is out of the game at
+        once: packets sent to it meanwhile would be lost."""
         self._end_role(session.id)
+        self._emit(MemberPresence(self.handle, session.id, 0).encode())
         for ask in list(self.asks.values()):
             obj = self.objects.get(ask.obj)
             if obj is not None and obj.master == session.id:

@@ -210,6 +210,8 @@ class RelayServer:
     # --- HTTP ----------------------------------------------------------------------------------
 
     async def handle(self, stream: trio.abc.Stream) -> None:
+        """One TCP connection. Whatever goes wrong while serving it ends it alone: an exception
+        that escaped here would end ``serve_listeners``, and with it every connection."""
         try:
             try:
                 request = await read_request(stream)
@@ -225,6 +227,8 @@ class RelayServer:
                 await self._upgrade(stream, request)
             else:
                 await send_json(stream, request.http, 404, {"error": f"nothing at {request.path}"})
+        except Exception:
+            log.exception("a connection failed; it is closed, the relay serves on")
         finally:
             await stream.aclose()
 

@@ -1,11 +1,27 @@
-"""The relay's tunable limits and timings. The defaults are the ones PROTOCOL.md documents."""
+"""The relay's tunable limits and timings. The defaults are the ones PROTOCOL.md documents.
+
+Every limit reaches clients in WELCOME (``limits``), so a setting whose value does not fit its
+WELCOME field, in either layout (``Welcome``, ``WelcomeV1``), is refused when the settings are
+made, never when the first client says HELLO.
+"""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from relay.protocol import MAX_MESSAGE
+from relay.protocol import (
+    MAX_MESSAGE,
+    MAX_TIERS,
+    PACKET_FROM_OVERHEAD,
+    TOKEN_SIZE,
+    Limit,
+    Limits,
+    ProtocolError,
+    Welcome,
+    WelcomeV1,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,71 @@ class Settings:
         for name in (*shares, "player_rooms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if not 1 <= len(self.interest_tiers) <= MAX_TIERS:
+            raise ValueError(f"between 1 and {MAX_TIERS} interest tiers")
+        limits = self.limits()
+        for name, value in self._wire_fields(limits):
+            if not 0 <= value <= 0xFFFFFFFF:
+                raise ValueError(f"{name} is {value}, which does not fit WELCOME's u32")
+        v1 = WelcomeV1.of(1, 1, 0, bytes(TOKEN_SIZE), 0, limits)
+        for name, kind in WelcomeV1._layout:  # version-1 clients are still served
+            try:
+                kind.encode(getattr(v1, name))
+            except (ProtocolError, struct.error):
+                raise ValueError(
+                    f"{name} would be {getattr(v1, name)}, which does not fit its field in WELCOME_V1"
+                ) from None
+        Welcome(2, 1, 0, bytes(TOKEN_SIZE), 0, tuple(limits.items())).encode()
+
+    def limits(self) -> Limits:
+        """What WELCOME says of these settings (section 9.3): timings in milliseconds."""
+
+        def ms(seconds: float) -> int:
+            return round(seconds * 1000)
+
+        limits: Limits = {
+            Limit.TICK_HZ: self.tick_hz,
+            Limit.PING_INTERVAL_MS: ms(self.ping_interval),
+            Limit.IDLE_TIMEOUT_MS: ms(self.idle_timeout),
+            Limit.HELLO_TIMEOUT_MS: ms(self.hello_timeout),
+            Limit.GRACE_MS: ms(self.grace),
+            Limit.ASK_TIMEOUT_MS: ms(self.ask_timeout),
+            Limit.COOLDOWN_MS: ms(self.cooldown),
+            Limit.MAX_MESSAGE: self.max_message,
+            Limit.MAX_STATE: self.max_state,
+            Limit.MAX_EVENT: self.max_event,
+            Limit.MAX_PACKET: self.max_message - PACKET_FROM_OVERHEAD,
+            Limit.MAX_ROOMS: self.max_rooms,
+            Limit.MAX_ROOMS_PER_CONNECTION: self.max_rooms_per_connection,
+            Limit.MAX_MEMBERS: self.max_members,
+            Limit.MAX_OBJECTS: self.max_objects,
+            Limit.MAX_OBJECTS_PER_MEMBER: self.max_objects_per_member,
+            Limit.RATE: self.rate,
+            Limit.BURST: self.burst,
+            Limit.STRIKE_LIMIT: self.strike_limit,
+            Limit.LAG_HIGH: self.lag_high,
+            Limit.LAG_LOW: self.lag_low,
+            Limit.LAG_TIMEOUT_MS: ms(self.lag_timeout),
+            Limit.HELD_LIMIT: self.held_limit,
+            Limit.UNRELIABLE_BACKLOG: self.unreliable_backlog,
+            Limit.PERSIST_INTERVAL_MS: ms(self.persist_interval),
+            Limit.INTEREST_CELL_MM: ms(self.interest_cell),
+        }
+        for i, (cells, ticks) in enumerate(self.interest_tiers):
+            limits[Limit.TIER_CELLS + i] = cells
+            limits[Limit.TIER_TICKS + i] = ticks
+        return limits
+
+    @staticmethod
+    def _wire_fields(limits: Limits) -> list[tuple[str, int]]:
+        def name(i: int) -> str:
+            if i >= Limit.TIER_TICKS:
+                return f"interest_tiers[{i - Limit.TIER_TICKS}] ticks"
+            if i >= Limit.TIER_CELLS:
+                return f"interest_tiers[{i - Limit.TIER_CELLS}] cells"
+            return Limit(i).name.lower()
+
+        return [(name(i), v) for i, v in limits.items()]
 
     @property
     def tick_interval(self) -> float:

@@ -18,6 +18,7 @@ from relay.protocol import (
     Master,
     MemberJoined,
     MemberLeft,
+    MemberPresence,
     ObjectInfo,
     Owner,
     PacketFrom,
@@ -37,6 +38,7 @@ class MemberView:
     user_id: str
     name: str
     permissions: int
+    connected: bool = True  # False while it is in its grace window (MEMBER_PRESENCE, version 2)
 
 
 @dataclass
@@ -82,6 +84,12 @@ class RoomView:
             self.members.pop(rec.member, None)
             if self.game_roles.pop(rec.member, None) is not None:
                 self.anomalies.append(f"member {rec.member} left with its game role")
+        elif isinstance(rec, MemberPresence):
+            member = self.members.get(rec.member)
+            if member is None:
+                self.anomalies.append(f"MEMBER_PRESENCE for unknown member {rec.member}")
+            else:
+                member.connected = bool(rec.connected)
         elif isinstance(rec, GamePeer):
             if rec.member not in self.members:
                 self.anomalies.append(f"GAME_PEER for unknown member {rec.member}")

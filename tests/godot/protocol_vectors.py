@@ -202,7 +202,7 @@ def generate() -> dict[str, Any]:
         (bytes.fromhex("a10b00") + b"\x00" * 5, True),
         (p.HEADER.pack(0x7F, 0), False),  # unknown type: an error for the relay
         (
-            p.Welcome(
+            p.WelcomeV1(
                 1, 1, 0, b"\x00" * 16, 0, 30, 15, 60, 30, 2000, 500, 65535, 16384, 16384, 300, 600
             ).encode(),
             False,

@@ -19,7 +19,7 @@ from wsproto.events import (
     TextMessage,
 )
 
-from relay.protocol import Hello, Record, Welcome, decode_server_message
+from relay.protocol import WELCOMES, AnyWelcome, Hello, Record, decode_server_message
 
 
 class Rejected(Exception):
@@ -73,11 +73,11 @@ class RawClient:
                 if not data:
                     raise Rejected(status, None)
 
-    async def hello(self, versions: tuple[int, int] = (1, 1)) -> Welcome:
+    async def hello(self, versions: tuple[int, int] = (1, 1)) -> AnyWelcome:
         await self.send(Hello(*versions).encode())
-        recs = await self.until(lambda r: isinstance(r, Welcome))
+        recs = await self.until(lambda r: isinstance(r, WELCOMES))
         welcome = recs[-1]
-        assert isinstance(welcome, Welcome)
+        assert isinstance(welcome, WELCOMES)
         self.member = welcome.member
         return welcome
 

@@ -12,6 +12,8 @@ from relay.core import RelayCore
 from relay.protocol import (
     GAME_VERSION,
     TOKEN_SIZE,
+    WELCOMES,
+    AnyWelcome,
     Game,
     GameRole,
     Goodbye,
@@ -22,7 +24,6 @@ from relay.protocol import (
     Result,
     Snapshot,
     Status,
-    Welcome,
     decode_server_message,
 )
 from relay.settings import Settings
@@ -129,9 +130,9 @@ class SimClient:
         self.conn.sent(self._stuck)
         self._stuck = 0
 
-    def hello(self, token: bytes = b"", versions: tuple[int, int] = (1, 1)) -> Welcome:
+    def hello(self, token: bytes = b"", versions: tuple[int, int] = (1, 1)) -> AnyWelcome:
         self.send(Hello(versions[0], versions[1], token))
-        welcome = [r for r in self.read() if isinstance(r, Welcome)]
+        welcome = [r for r in self.read() if isinstance(r, WELCOMES)]
         assert welcome, "no WELCOME"
         self.member = welcome[0].member
         self.token = welcome[0].token

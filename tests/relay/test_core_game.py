@@ -26,6 +26,7 @@ from relay.protocol import (
     Lifetime,
     MemberJoined,
     MemberLeft,
+    MemberPresence,
     Notice,
     ObjectInfo,
     Owner,
@@ -159,7 +160,10 @@ def test_the_role_ends_at_once_when_the_connection_drops_and_a_resume_starts_out
     watcher.read()
     sim.core.connection_lost(a.conn, sim.now)  # dropped: the session waits out its grace window
     sim.tick()
-    assert watcher.read() == [GamePeer(ROOM, a.member, GameRole.NONE)]  # and no MEMBER_LEFT yet
+    assert watcher.read() == [  # and no MEMBER_LEFT yet
+        GamePeer(ROOM, a.member, GameRole.NONE),
+        MemberPresence(ROOM, a.member, 0),
+    ]
     assert sim.core.rooms["lobby"].host == 0
     again = sim.client("a", hello=False)
     assert again.hello(token=a.token, versions=(1, 2)).resumed

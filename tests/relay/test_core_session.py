@@ -22,7 +22,7 @@ from relay.protocol import (
     Status,
     Synced,
     Update,
-    Welcome,
+    WelcomeV1,
 )
 from tests.relay.sim import WALL_EPOCH, Sim
 
@@ -30,7 +30,7 @@ from tests.relay.sim import WALL_EPOCH, Sim
 def test_welcome_carries_member_id_token_time_and_limits() -> None:
     sim = Sim()
     a = sim.client("alice")
-    welcome = a.of(Welcome)[0]
+    welcome = a.of(WelcomeV1)[0]
     assert welcome.version == 1 and welcome.resumed == 0 and len(welcome.token) == 16
     assert welcome.server_time_ms == int((WALL_EPOCH + sim.now) * 1000)
     assert (welcome.tick_hz, welcome.grace_s, welcome.ask_timeout_ms, welcome.max_message) == (

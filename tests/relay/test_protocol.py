@@ -37,9 +37,12 @@ SAMPLES: list[p.Record] = [
     p.Game(15, 1, p.GameRole.HOST),
     p.Packet(1, p.PACKET_RELIABLE | p.PACKET_MORE, 0, 0, (), b"\x06" * 70),
     p.Packet(1, p.PACKET_UNRELIABLE | p.PACKET_EXCEPT, 2, 7, (3, 4), b"sync"),
-    p.Welcome(
+    p.WelcomeV1(
         1, 5, 0, b"t" * 16, 1_700_000_000_000, 30, 15, 60, 30, 2000, 500, 65535, 16384, 16384, 300, 600
     ),
+    p.Welcome(2, 5, 1, b"t" * 16, 1_700_000_000_000, ((p.Limit.TICK_HZ, 30), (p.Limit.GRACE_MS, 30_000))),
+    p.Welcome(2, 6, 0, b"u" * 16, 0, ()),
+    p.MemberPresence(1, 2, 0),
     p.Goodbye(4000, "bad things"),
     p.ServerPing(1, 2),
     p.ServerPong(1, 2),
@@ -94,7 +97,7 @@ def test_several_records_in_one_message_keep_their_order() -> None:
         (b"\x02\x04\x00\x01\x00", "runs past the end"),
         (b"\x7f\x00\x00", "unknown record type"),
         (
-            p.Welcome(1, 5, 0, b"t" * 16, 1, 30, 15, 60, 30, 2000, 500, 1, 1, 1, 1, 1).encode(),
+            p.WelcomeV1(1, 5, 0, b"t" * 16, 1, 30, 15, 60, 30, 2000, 500, 1, 1, 1, 1, 1).encode(),
             "unknown record type",
         ),
         (b"\x02\x05\x00\x01\x00\x00\x00\x00", "trailing"),
@@ -258,8 +261,8 @@ def test_the_packet_examples_go_through_the_relay_as_described() -> None:
     assert p.packet_from_record(room, 5, flags & ~p.PACKET_EXCEPT, channel, body[off:]) == delivered
 
 
-def test_welcome_layout_matches_the_offsets_in_protocol_md() -> None:
-    w = p.Welcome(
+def test_welcome_v1_layout_matches_the_offsets_in_protocol_md() -> None:
+    w = p.WelcomeV1(
         1, 5, 1, bytes(range(16)), 123456789, 30, 15, 60, 30, 2000, 500, 65535, 16384, 8192, 300, 600
     )
     body = w.encode()[3:]
