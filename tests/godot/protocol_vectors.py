@@ -51,6 +51,8 @@ def to_json(kind: p.Kind, value: Any) -> Any:
         return None if value is None else list(value)
     if kind is p.MEMBERS8:
         return list(value)
+    if kind is p.LIMITS:
+        return [[int(i), int(v)] for i, v in value]
     if isinstance(value, int):
         return int(value)
     return value
@@ -93,6 +95,9 @@ def random_value(rng: random.Random, kind: p.Kind) -> Any:
         return rng.choice([None, tuple(rng.randint(-(2**20), 2**20) / 64 for _ in range(3))])
     if kind is p.MEMBERS8:
         return tuple(rng.randint(0, 2**32 - 1) for _ in range(rng.choice([0, 1, 3, 8])))
+    if kind is p.LIMITS:  # distinct ids, known and unknown, values from 0 to the u32 limit
+        ids = rng.sample(range(256), rng.choice([0, 1, 5, 32]))
+        return tuple((i, rng.choice([0, 2**32 - 1, rng.randint(0, 100_000)])) for i in ids)
     return rng.randbytes(rng.choice([0, 1, 29, 200, 1000]))
 
 
@@ -144,6 +149,15 @@ def message_json(data: bytes, from_relay: bool) -> dict[str, Any]:
     return entry
 
 
+def json_safe(value: Any) -> bool:
+    """No integer that JSON would round on its way to GDScript (a mutated u64 can be one)."""
+    if isinstance(value, dict):
+        return all(json_safe(v) for v in value.values())
+    if isinstance(value, list):
+        return all(json_safe(v) for v in value)
+    return not isinstance(value, int) or abs(value) < JSON_INT_LIMIT
+
+
 def unencodable() -> list[dict[str, Any]]:
     """Field values the codec must refuse to encode (Python raises ProtocolError or struct.error)."""
     cases: list[tuple[p.Record, str]] = [
@@ -162,6 +176,10 @@ def unencodable() -> list[dict[str, Any]]:
         (p.Packet(1, p.PACKET_RELIABLE, 0, 1, (), b""), "a lane on a reliable packet"),
         (p.Packet(1, 1, 256, 0, (), b""), "channel 256"),
         (p.PacketFrom(1, 2, p.PACKET_EXCEPT, 0, b""), "EXCEPT in PACKET_FROM"),
+        (p.Welcome(2, 1, 0, bytes(16), 0, ((1, 30), (1, 31))), "a limit twice"),
+        (p.Welcome(2, 1, 0, bytes(16), 0, ((1, 2**32),)), "a limit of 2**32"),
+        (p.Welcome(2, 1, 0, bytes(16), 0, ((256, 1),)), "a limit id of 256"),
+        (p.MemberPresence(1, 2, 2), "connected 2"),
     ]
     out = []
     for record, why in cases:
@@ -192,10 +210,14 @@ def generate() -> dict[str, Any]:
         messages.append(message_json(b"".join(parts), True))
     for _ in range(20):
         messages.append(message_json(b"".join(r.encode() for r in rng.sample(client, 3)), False))
-    for _ in range(400):  # damaged records: the two codecs must agree on every verdict
+    damaged = 0
+    while damaged < 400:  # damaged records: the two codecs must agree on every verdict
         record = rng.choice(records)
         data = mutate(rng, record.encode())
-        messages.append(message_json(data, record.TYPE >= 0x80))
+        entry = message_json(data, record.TYPE >= 0x80)
+        if json_safe(entry):
+            messages.append(entry)
+            damaged += 1
     handmade = [
         (b"", True),
         (b"\xa1\x0b", True),
@@ -238,6 +260,9 @@ def generate() -> dict[str, Any]:
         (p.HEADER.pack(0xB1, 8) + bytes.fromhex("0100 02000000 04 00"), True),  # EXCEPT from the relay
         (p.HEADER.pack(0xB1, 8) + bytes.fromhex("0100 02000000 0b 00"), True),  # mode 3 and MORE
         (p.HEADER.pack(0x95, 7) + bytes.fromhex("0100 02000000 03"), True),  # game role 3
+        (p.HEADER.pack(0x87, 42) + bytes(31) + bytes.fromhex("02 01 1e000000 01 1f000000"), True),  # id twice
+        (p.HEADER.pack(0x87, 36) + bytes(31) + bytes.fromhex("02 01 1e000000"), True),  # a pair short
+        (p.HEADER.pack(0x96, 7) + bytes.fromhex("0100 02000000 02"), True),  # connected 2
         (p.Packet(1, 1, 0, 7, (), b"x" * (p.MAX_MESSAGE - 3 - 7)).encode(), False),  # the limit
     ]
     messages += [message_json(data, from_relay) for data, from_relay in handmade]

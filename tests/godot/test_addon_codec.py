@@ -29,6 +29,8 @@ def from_json(kind: p.Kind, value: Any) -> Any:
         return None if value is None else tuple(value)
     if kind is p.MEMBERS8:
         return tuple(value)
+    if kind is p.LIMITS:
+        return tuple((i, v) for i, v in value)
     return value
 
 

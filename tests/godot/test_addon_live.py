@@ -184,7 +184,7 @@ async def test_the_client_answers_pings_and_stays_connected(tmp_path: Path) -> N
             result = await run_scenario_async("live_keepalive", url=relay.url("idler"), seconds=8)
             nursery.cancel_scope.cancel()
     assert passed(result), result.describe()
-    assert "member 1, ping interval 1 s, idle timeout 3 s" in result.stdout
+    assert "member 1, ping interval 1000 ms, idle timeout 3000 ms" in result.stdout
     assert "stayed connected as member 1" in result.stdout
     # The relay measures latency from the PONGs that answer its own PINGs.
     assert any(isinstance(latency, float) for latency in latencies), latencies

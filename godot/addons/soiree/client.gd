@@ -186,13 +186,13 @@ func _on_open_frame() -> void:
 
 
 func _keep_alive(now: int) -> void:
-	var idle_ms: int = limits.get("idle_timeout_s", 60) * 1000
+	var idle_ms: int = limits.get("idle_timeout_ms", 60000)
 	if now - _last_heard_ms > idle_ms:
 		# A connection that went silent (half-open, a sleeping laptop): start a new one.
 		_drop(CLOSE_DROP, "the relay went quiet")
 		return
 	if now >= _next_ping_ms:
-		_next_ping_ms = now + int(limits.get("ping_interval_s", 15)) * 1000
+		_next_ping_ms = now + int(limits.get("ping_interval_ms", 15000))
 		send_ping()
 
 

@@ -2,13 +2,14 @@ class_name SoireeProtocol
 extends RefCounted
 ## The relay's wire format, versions 1 and 2 (relay/PROTOCOL.md): record types, layouts, a strict
 ## codec. Version 2 adds Godot's multiplayer: game roles (GAME, GAME_PEER) and packets (PACKET,
-## PACKET_FROM).
+## PACKET_FROM), WELCOME with every limit in force, and MEMBER_PRESENCE.
 ##
 ## A record is a Dictionary: {"type": <record type>, <field>: <value>, ...}. Field names are those
 ## of PROTOCOL.md §9 as the Python codec (relay/protocol.py) spells them. Values are int, String
-## (str8), PackedByteArray (tokens, state, payload), Vector3 or null (an optional position) and
-## Array of int (event targets). Every record is `type u8, length u16, body`, little-endian, and
-## one WebSocket message carries one or more records. Free of I/O, so tests drive it directly.
+## (str8), PackedByteArray (tokens, state, payload), Vector3 or null (an optional position),
+## Array of int (event targets) and Array of [id, value] pairs (WELCOME's limits). Every record is
+## `type u8, length u16, body`, little-endian, and one WebSocket message carries one or more
+## records. Free of I/O, so tests drive it directly.
 
 enum Status {
 	OK,
@@ -86,18 +87,22 @@ const ANSWER := 0x28
 const EVENT := 0x30
 const PACKET := 0x31
 # Relay -> client
-const WELCOME := 0x81
+## HELLO's answer on a version-1 session (whole seconds, u16 fields).
+const WELCOME_V1 := 0x81
 const GOODBYE := 0x82
 const SERVER_PING := 0x83
 const SERVER_PONG := 0x84
 const RESULT := 0x85
 const NOTICE := 0x86
+## HELLO's answer from version 2 on: every limit in force as (id, value) pairs (PROTOCOL.md §9.3).
+const WELCOME := 0x87
 const SNAPSHOT := 0x90
 const SYNCED := 0x91
 const LEFT := 0x92
 const MEMBER_JOINED := 0x93
 const MEMBER_LEFT := 0x94
 const GAME_PEER := 0x95
+const MEMBER_PRESENCE := 0x96
 const OBJECT := 0xA0
 const STATE := 0xA1
 const DESPAWNED := 0xA2
@@ -131,6 +136,41 @@ const K_REST := 16  # every byte up to the end of the body
 const K_ROLE := 17
 const K_PACKET_FLAGS := 18  # a transfer mode (0-2), EXCEPT, MORE
 const K_PACKET_FROM_FLAGS := 19  # a transfer mode (0-2), MORE
+const K_LIMITS := 20  # count u8, then count pairs of id u8, value u32 (each id at most once)
+
+## WELCOME's limits by id (PROTOCOL.md §9.3), as `limits` names them: timings in milliseconds.
+## Ids from LIMIT_TIER_CELLS and LIMIT_TIER_TICKS on are per distance tier (id + tier).
+const LIMIT_NAMES := {
+	1: "tick_hz",
+	2: "ping_interval_ms",
+	3: "idle_timeout_ms",
+	4: "hello_timeout_ms",
+	5: "grace_ms",
+	6: "ask_timeout_ms",
+	7: "cooldown_ms",
+	8: "max_message",
+	9: "max_state",
+	10: "max_event",
+	11: "max_packet",
+	12: "max_rooms",
+	13: "max_rooms_per_connection",
+	14: "max_members",
+	15: "max_objects",
+	16: "max_objects_per_member",
+	17: "rate",
+	18: "burst",
+	19: "strike_limit",
+	20: "lag_high",
+	21: "lag_low",
+	22: "lag_timeout_ms",
+	23: "held_limit",
+	24: "unreliable_backlog",
+	25: "persist_interval_ms",
+	26: "interest_cell_mm",
+}
+const LIMIT_TIER_CELLS := 0x20
+const LIMIT_TIER_TICKS := 0x30
+const MAX_TIERS := 16
 
 # Integer kinds: [size in bytes, largest value] (u64: no upper bound a GDScript int can show).
 const INT_KINDS := {
@@ -189,7 +229,7 @@ const LAYOUTS := {
 		["targets", K_MEMBERS8],
 		["payload", K_REST],
 	],
-	WELCOME:
+	WELCOME_V1:
 	[
 		["version", K_U16],
 		["member", K_U32],
@@ -207,6 +247,15 @@ const LAYOUTS := {
 		["max_event", K_U32],
 		["rate", K_U16],
 		["burst", K_U16],
+	],
+	WELCOME:
+	[
+		["version", K_U16],
+		["member", K_U32],
+		["resumed", K_BOOL],
+		["token", K_TOKEN16],
+		["server_time_ms", K_U64],
+		["limits", K_LIMITS],
 	],
 	GOODBYE: [["code", K_U16], ["reason", K_STR8]],
 	SERVER_PING: [["nonce", K_U32], ["server_time_ms", K_U64]],
@@ -226,6 +275,7 @@ const LAYOUTS := {
 	],
 	MEMBER_LEFT: [["room", K_U16], ["member", K_U32], ["reason", K_LEAVE_REASON]],
 	GAME_PEER: [["room", K_U16], ["member", K_U32], ["role", K_ROLE]],
+	MEMBER_PRESENCE: [["room", K_U16], ["member", K_U32], ["connected", K_BOOL]],
 	OBJECT:
 	[
 		["room", K_U16],
@@ -277,6 +327,7 @@ const NAMES := {
 	ANSWER: "ANSWER",
 	EVENT: "EVENT",
 	PACKET: "PACKET",
+	WELCOME_V1: "WELCOME_V1",
 	WELCOME: "WELCOME",
 	GOODBYE: "GOODBYE",
 	SERVER_PING: "PING",
@@ -289,6 +340,7 @@ const NAMES := {
 	MEMBER_JOINED: "MEMBER_JOINED",
 	MEMBER_LEFT: "MEMBER_LEFT",
 	GAME_PEER: "GAME_PEER",
+	MEMBER_PRESENCE: "MEMBER_PRESENCE",
 	OBJECT: "OBJECT",
 	STATE: "STATE",
 	DESPAWNED: "DESPAWNED",
@@ -314,6 +366,29 @@ static func status_name(status: int) -> String:
 	if status >= 0 and status < keys.size():
 		return keys[status]
 	return "status %d" % status
+
+
+## The limits in force from a WELCOME or WELCOME_V1 record, by name (LIMIT_NAMES; tiers as
+## "tier_<i>_cells" and "tier_<i>_ticks"), timings in milliseconds. Unknown ids are skipped.
+static func welcome_limits(record: Dictionary) -> Dictionary:
+	var limits := {}
+	if record.get("type") == WELCOME_V1:
+		for field: String in ["tick_hz", "ask_timeout_ms", "cooldown_ms", "rate", "burst"]:
+			limits[field] = record[field]
+		for field: String in ["max_message", "max_state", "max_event"]:
+			limits[field] = record[field]
+		for field: String in ["ping_interval", "idle_timeout", "grace"]:
+			limits[field + "_ms"] = record[field + "_s"] * 1000
+		return limits
+	for pair: Array in record.get("limits", []):
+		var id: int = pair[0]
+		if LIMIT_NAMES.has(id):
+			limits[LIMIT_NAMES[id]] = pair[1]
+		elif id >= LIMIT_TIER_CELLS and id < LIMIT_TIER_CELLS + MAX_TIERS:
+			limits["tier_%d_cells" % (id - LIMIT_TIER_CELLS)] = pair[1]
+		elif id >= LIMIT_TIER_TICKS and id < LIMIT_TIER_TICKS + MAX_TIERS:
+			limits["tier_%d_ticks" % (id - LIMIT_TIER_TICKS)] = pair[1]
+	return limits
 
 
 static func is_from_relay(type: int) -> bool:
@@ -419,6 +494,8 @@ static func _decode_field(kind: int, body: PackedByteArray, off: int) -> Array:
 			step = _decode_pos(body, off)
 		K_MEMBERS8:
 			step = _decode_members(body, off)
+		K_LIMITS:
+			step = _decode_limits(body, off)
 		K_REST:
 			step = [body.slice(off), body.size()]
 	return step
@@ -501,6 +578,21 @@ static func _decode_members(body: PackedByteArray, off: int) -> Array:
 	for i in body[off]:
 		members.append(body.decode_u32(off + 1 + 4 * i))
 	return [members, off + 1 + 4 * members.size()]
+
+
+static func _decode_limits(body: PackedByteArray, off: int) -> Array:
+	if off + 1 > body.size() or off + 1 + 5 * body[off] > body.size():
+		return ["record body is too short"]
+	var pairs: Array = []
+	var seen := {}
+	for i in body[off]:
+		var at := off + 1 + 5 * i
+		var id := body.decode_u8(at)
+		if seen.has(id):
+			return ["a limit appears twice"]
+		seen[id] = true
+		pairs.append([id, body.decode_u32(at + 1)])
+	return [pairs, off + 1 + 5 * pairs.size()]
 
 
 ## Whether bytes [from, to) are well-formed UTF-8 (no overlong forms, surrogates or code points
@@ -598,6 +690,8 @@ static func _encode_field(kind: int, value: Variant, out: PackedByteArray) -> St
 			problem = _encode_pos(value, out)
 		K_MEMBERS8:
 			problem = _encode_members(value, out)
+		K_LIMITS:
+			problem = _encode_limits(value, out)
 		K_REST:
 			if value is PackedByteArray:
 				out.append_array(value)
@@ -684,4 +778,31 @@ static func _encode_members(value: Variant, out: PackedByteArray) -> String:
 		if typeof(member) != TYPE_INT or member < 0 or member > 4294967295:
 			return "member ids are integers 0..4294967295"
 		out.encode_u32(at + 1 + 4 * i, member)
+	return ""
+
+
+static func _encode_limits(value: Variant, out: PackedByteArray) -> String:
+	if not value is Array:
+		return "expected an Array of [id, value] pairs"
+	if value.size() > 255:
+		return "at most 255 limits"
+	var at := out.size()
+	out.resize(at + 1 + 5 * value.size())
+	out.encode_u8(at, value.size())
+	var seen := {}
+	for i in value.size():
+		var pair: Variant = value[i]
+		if not pair is Array or pair.size() != 2:
+			return "a limit is an [id, value] pair"
+		var id: Variant = pair[0]
+		var number: Variant = pair[1]
+		if typeof(id) != TYPE_INT or id < 0 or id > 255:
+			return "limit ids are integers 0..255"
+		if typeof(number) != TYPE_INT or number < 0 or number > 4294967295:
+			return "limit values are integers 0..4294967295"
+		if seen.has(id):
+			return "a limit appears twice"
+		seen[id] = true
+		out.encode_u8(at + 1 + 5 * i, id)
+		out.encode_u32(at + 2 + 5 * i, number)
 	return ""

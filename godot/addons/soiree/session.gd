@@ -16,6 +16,10 @@ signal room_synced(room: SoireeRoom)
 signal room_left(room: SoireeRoom, reason: int)
 signal member_joined(room: SoireeRoom, member: Dictionary)
 signal member_left(room: SoireeRoom, member: Dictionary, reason: int)
+## A member's connection dropped (`connected` false: it is in its grace window, and an Ask to it
+## is answered MASTER_ABSENT) or it came back (protocol version 2). Its dictionary's "connected"
+## says the same; a snapshot's members are reported at its end.
+signal member_presence_changed(room: SoireeRoom, member: Dictionary, connected: bool)
 signal object_spawned(room: SoireeRoom, object: SoireeObject)
 ## `reason`: SoireeProtocol.DespawnReason, or DESPAWN_GONE when a snapshot no longer lists it.
 signal object_despawned(room: SoireeRoom, object: SoireeObject, reason: int)
@@ -55,7 +59,8 @@ const DESPAWN_GONE := -1
 var member_id := 0
 ## The resume token from WELCOME: a reconnection within the grace window keeps the session.
 var resume_token := PackedByteArray()
-## The relay's WELCOME: limits and timings in force (tick_hz, ping_interval_s, max_state, ...).
+## The limits in force from the relay's WELCOME, by name (SoireeProtocol.LIMIT_NAMES: tick_hz,
+## ping_interval_ms, max_state, ...): timings in milliseconds.
 var limits := {}
 ## The best round trip measured with PING, in milliseconds (-1 until measured).
 var rtt_ms := -1.0
@@ -247,7 +252,7 @@ func _apply(record: Dictionary) -> void:
 	elif type == P.PACKET_FROM:
 		var payload: PackedByteArray = record["payload"]
 		packet_received.emit(in_room, record["sender"], record["flags"], record["channel"], payload)
-	elif type in [P.SYNCED, P.LEFT, P.MEMBER_JOINED, P.MEMBER_LEFT, P.GAME_PEER]:
+	elif type in [P.SYNCED, P.LEFT, P.MEMBER_JOINED, P.MEMBER_LEFT, P.GAME_PEER, P.MEMBER_PRESENCE]:
 		_apply_room_record(type, record, in_room)
 	elif type in [P.OBJECT, P.STATE, P.DESPAWNED, P.OWNER, P.MASTER, P.RULE]:
 		_apply_object_record(type, record, in_room)
@@ -257,7 +262,7 @@ func _apply(record: Dictionary) -> void:
 
 func _apply_session_record(type: int, record: Dictionary) -> void:
 	match type:
-		P.WELCOME:
+		P.WELCOME, P.WELCOME_V1:
 			_on_welcome(record)
 		P.GOODBYE:
 			last_goodbye = {"code": record["code"], "reason": record["reason"]}
@@ -281,7 +286,7 @@ func _on_welcome(record: Dictionary) -> void:
 	member_id = record["member"]
 	version = record["version"]
 	resume_token = record["token"]
-	limits = record
+	limits = P.welcome_limits(record)
 	_welcomed = true
 	_set_clock(record["server_time_ms"], 0.0)
 	if not resumed:
@@ -374,6 +379,7 @@ func _apply_room_record(type: int, record: Dictionary, in_room: SoireeRoom) -> v
 				"user_id": record["user_id"],
 				"name": record["name"],
 				"permissions": record["permissions"],
+				"connected": true,
 			}
 			if not staged.is_empty():
 				staged["members"][member["id"]] = member
@@ -390,6 +396,16 @@ func _apply_room_record(type: int, record: Dictionary, in_room: SoireeRoom) -> v
 				staged["roles"][record["member"]] = record["role"]
 				return
 			_set_role(in_room, record["member"], record["role"])
+		P.MEMBER_PRESENCE:
+			var connected: bool = record["connected"] == 1
+			if not staged.is_empty():
+				if staged["members"].has(record["member"]):
+					staged["members"][record["member"]]["connected"] = connected
+				return
+			var member: Dictionary = in_room.members.get(record["member"], {})
+			if not member.is_empty() and member["connected"] != connected:
+				member["connected"] = connected
+				member_presence_changed.emit(in_room, member, connected)
 
 
 func _set_role(in_room: SoireeRoom, member: int, role: int) -> void:
@@ -499,10 +515,12 @@ func _sync_members(in_room: SoireeRoom, staged: Dictionary) -> void:
 			in_room.members.erase(id)
 			member_left.emit(in_room, member, P.LeaveReason.DISCONNECTED)
 	for member: Dictionary in staged.values():
-		var is_new: bool = not in_room.members.has(member["id"])
+		var known: Dictionary = in_room.members.get(member["id"], {})
 		in_room.members[member["id"]] = member
-		if is_new:
+		if known.is_empty():
 			member_joined.emit(in_room, member)
+		if known.get("connected", true) != member["connected"]:
+			member_presence_changed.emit(in_room, member, member["connected"])
 
 
 func _refresh_object(in_room: SoireeRoom, object: SoireeObject, record: Dictionary) -> void:

@@ -13,7 +13,7 @@ func _init() -> void:
 
 func welcome(member: int, resumed := false) -> PackedByteArray:
 	var record := {
-		"type": P.WELCOME,
+		"type": P.WELCOME_V1,
 		"version": 1,
 		"member": member,
 		"resumed": 1 if resumed else 0,

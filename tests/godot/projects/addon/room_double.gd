@@ -270,23 +270,15 @@ func _member_joined(member: int) -> PackedByteArray:
 
 
 func _welcome(member: int) -> PackedByteArray:
+	# Version 2's WELCOME: limits as [id, value] pairs, timings in milliseconds.
 	var fields := {
 		"version": P.GAME_VERSION,
 		"member": member,
 		"resumed": 0,
 		"token": _token,
 		"server_time_ms": 1_700_000_000_000,
-		"tick_hz": 30,
-		"ping_interval_s": 15,
-		"idle_timeout_s": 60,
-		"grace_s": 30,
-		"ask_timeout_ms": 2000,
-		"cooldown_ms": 500,
-		"max_message": 65535,
-		"max_state": 16384,
-		"max_event": 16384,
-		"rate": 300,
-		"burst": 600,
+		"limits":
+		[[1, 30], [2, 15000], [3, 60000], [5, 30000], [8, 65535], [9, 16384], [10, 16384]],
 	}
 	return _rec(P.WELCOME, fields)
 

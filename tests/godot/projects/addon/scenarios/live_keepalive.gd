@@ -14,8 +14,12 @@ func run() -> int:
 	)
 	print(
 		(
-			"member %d, ping interval %d s, idle timeout %d s"
-			% [client.member_id, client.limits["ping_interval_s"], client.limits["idle_timeout_s"]]
+			"member %d, ping interval %d ms, idle timeout %d ms"
+			% [
+				client.member_id,
+				client.limits["ping_interval_ms"],
+				client.limits["idle_timeout_ms"]
+			]
 		)
 	)
 	await get_tree().create_timer(float(args["seconds"])).timeout

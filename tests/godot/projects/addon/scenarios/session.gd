@@ -18,6 +18,7 @@ func run() -> int:
 		"room_left",
 		"member_joined",
 		"member_left",
+		"member_presence_changed",
 		"object_spawned",
 		"object_despawned",
 		"state_changed",
@@ -93,6 +94,11 @@ func _hello_and_join() -> void:
 	check(session.is_welcomed() and session.member_id == 5, "member id from WELCOME")
 	check_equal(session.resume_token, relay.token, "the resume token is kept")
 	check(abs(session.server_time_ms() - 1_700_000_000_000) < 5000, "the clock follows WELCOME")
+	check_equal(
+		[session.limits["idle_timeout_ms"], session.limits["max_state"]],
+		[60000, 16384],
+		"WELCOME_V1's limits, its seconds in milliseconds"
+	)
 	session.receive(relay.result(join.id, P.Status.OK, 3))
 	check(not join.is_done(), "a join is not complete before its snapshot")
 	var mine := "mine".to_utf8_buffer()
@@ -117,6 +123,13 @@ func _hello_and_join() -> void:
 	check_equal(lobby.member_name(7), "Player 7", "a member's name")
 	check(lobby.owns(1) and not lobby.owns(2), "owns() follows the owner field")
 	check_equal(lobby.get_object(2).state, theirs, "the snapshot's state")
+	check(lobby.members[7]["connected"], "members are connected unless told otherwise")
+	session.receive(relay.record(P.MEMBER_PRESENCE, {"room": 3, "member": 7, "connected": 0}))
+	check_equal(_names(), ["member_presence_changed"], "MEMBER_PRESENCE is reported")
+	check(not lobby.members[7]["connected"], "a member in its grace window")
+	session.receive(relay.record(P.MEMBER_PRESENCE, {"room": 3, "member": 7, "connected": 1}))
+	check_equal(_names(), ["member_presence_changed"], "and back")
+	check(lobby.members[7]["connected"], "connected again")
 
 
 func _live_records() -> void:

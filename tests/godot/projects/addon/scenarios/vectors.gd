@@ -102,6 +102,11 @@ func _value_from_json(kind: int, value: Variant) -> Variant:
 			for member: Variant in value:
 				members.append(int(member))
 			converted = members
+		P.K_LIMITS:
+			var pairs: Array = []
+			for pair: Variant in value:
+				pairs.append([int(pair[0]), int(pair[1])])
+			converted = pairs
 		_:
 			converted = int(value)
 	return converted
