@@ -169,6 +169,7 @@ class RelayCore:
         self.rates = Rates()
         self._wake: set[Conn] = set()
         self._noticed: set[tuple[Conn, int, Status]] = set()  # packet notices outside rooms, this tick
+        self._refused: set[tuple[Conn, int, int]] = set()  # REFUSED outside rooms, this tick
         self._last_sample = float("-inf")
         self._limits = self.settings.limits()
         self._session_handlers: dict[type[Record], Callable[[Conn, Session, Any, float], None]] = {
@@ -261,6 +262,8 @@ class RelayCore:
             self.counters.packets_dropped += room.packets_dropped
         if self._noticed:
             self._noticed.clear()
+        if self._refused:
+            self._refused.clear()
         if now - self._last_sample >= 1.0:
             self._last_sample = now
             self.rates.sample(now, self.totals())
@@ -477,9 +480,10 @@ class RelayCore:
         room = session.rooms.get(room_h)
         ok = self._spend(conn, rate_cost(body), now)
         if room is None:
-            self._send(
-                conn, Refused(room_h, oid, 0, Status.UNKNOWN_ROOM if ok else Status.RATE_LIMITED).encode()
-            )
+            if (conn, room_h, oid) not in self._refused:  # at most one per object per tick
+                self._refused.add((conn, room_h, oid))
+                status = Status.UNKNOWN_ROOM if ok else Status.RATE_LIMITED
+                self._send(conn, Refused(room_h, oid, 0, status).encode())
         elif not ok:
             room.refuse(session, oid, Status.RATE_LIMITED)
         else:

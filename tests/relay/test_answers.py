@@ -397,3 +397,17 @@ def test_the_resume_token_stays_the_same_across_resumes() -> None:
     fresh = sim.client("alice", hello=False)
     welcome = fresh.hello(token=token)
     assert welcome.resumed == 0 and welcome.token != token
+
+
+def test_updates_to_a_room_the_connection_is_not_in_are_refused_once_per_object_per_tick() -> None:
+    sim = Sim()
+    (a,), room = room_of(sim, "alice")
+    a.send(*(Update(room + 5, oid, 1, None, b"") for oid in (1, 2, 1, 1, 2)))
+    sim.tick()
+    assert [(r.room, r.object, r.status) for r in a.read() if isinstance(r, Refused)] == [
+        (room + 5, 1, Status.UNKNOWN_ROOM),
+        (room + 5, 2, Status.UNKNOWN_ROOM),
+    ]
+    a.send(Update(room + 5, 1, 1, None, b""))
+    sim.tick()
+    assert refusals(a) == [Status.UNKNOWN_ROOM]  # a new tick, a new REFUSED
