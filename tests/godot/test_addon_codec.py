@@ -9,6 +9,7 @@ values neither may encode.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,20 @@ def test_every_record_type_is_covered() -> None:
     assert types == set(p.CLIENT_RECORDS) | set(p.SERVER_RECORDS)
     assert sum(not m["valid"] for m in VECTORS["messages"]) >= 100
     assert sum(m["valid"] for m in VECTORS["messages"]) >= 100
+
+
+def test_the_addon_names_welcomes_limits_as_the_relay_does() -> None:
+    """``SoireeProtocol.LIMIT_NAMES`` and the tier ids are the relay's ``Limit`` (PROTOCOL.md §9.3)."""
+    source = (MOUNTS["addons/soiree"] / "protocol.gd").read_text()
+    table = source.split("const LIMIT_NAMES := {", 1)[1].split("}", 1)[0]
+    names = {int(i): name for i, name in re.findall(r'(\d+): "(\w+)"', table)}
+    assert names == {int(x): x.name.lower() for x in p.Limit if x < p.Limit.TIER_CELLS}
+    constants = dict(re.findall(r"^const (LIMIT_TIER_\w+|MAX_TIERS) := (\w+)$", source, re.MULTILINE))
+    assert {k: int(v, 0) for k, v in constants.items()} == {
+        "LIMIT_TIER_CELLS": p.Limit.TIER_CELLS,
+        "LIMIT_TIER_TICKS": p.Limit.TIER_TICKS,
+        "MAX_TIERS": p.MAX_TIERS,
+    }
 
 
 def test_python_codec_decodes_and_encodes_each_record() -> None:

@@ -7,6 +7,9 @@ MEMBER_PRESENCE, WELCOME's limits, coalescing, REFUSED per tick, cooldowns, resu
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from relay.protocol import (
@@ -411,3 +414,20 @@ def test_updates_to_a_room_the_connection_is_not_in_are_refused_once_per_object_
     a.send(Update(room + 5, 1, 1, None, b""))
     sim.tick()
     assert refusals(a) == [Status.UNKNOWN_ROOM]  # a new tick, a new REFUSED
+
+
+def test_the_limit_table_of_protocol_md_is_the_relays() -> None:
+    text = (Path(__file__).parents[2] / "relay" / "PROTOCOL.md").read_text()
+    section = text.split("### 9.3", 1)[1].split("`WELCOME_V1` (`0x81`) is", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| `(\w+)` \| (\d+) \|", section, re.MULTILINE)
+    defaults = Settings().limits()
+    assert [(int(i), name, int(value)) for i, name, value in rows] == [
+        (int(limit), limit.name.lower(), defaults[limit]) for limit in Limit if limit < Limit.TIER_CELLS
+    ]
+    tiers = re.findall(r"^\| (\d+) \+ i \| `tier_<i>_(\w+)` \| ([^|]+) \|", section, re.MULTILINE)
+    assert [(int(i), what) for i, what, _ in tiers] == [
+        (Limit.TIER_CELLS, "cells"),
+        (Limit.TIER_TICKS, "ticks"),
+    ]
+    cells, ticks = (", ".join(str(t[k]) for t in Settings().interest_tiers) for k in (0, 1))
+    assert [d.strip() for _, _, d in tiers] == [cells.replace(str(1 << 30), "2^30"), ticks]
