@@ -49,6 +49,7 @@ from relay.protocol import (
     Join,
     Leave,
     LeaveReason,
+    Limit,
     Notice,
     Ping,
     Pong,
@@ -359,7 +360,8 @@ class RelayCore:
         conn.session = session
         head = (version, session.id, int(resumed), session.token, self._wall_ms())
         if version >= GAME_VERSION:
-            welcome: Record = Welcome(*head, tuple(self._limits.items()))
+            limits = {**self._limits, Limit.PLAYER_ROOMS: self.quotas.player_rooms}  # the host's, now
+            welcome: Record = Welcome(*head, tuple(limits.items()))
         else:
             welcome = WelcomeV1.of(*head, self._limits)
         self._send(conn, welcome.encode())

@@ -163,6 +163,11 @@ class Limit(IntEnum):
     UNRELIABLE_BACKLOG = 24
     PERSIST_INTERVAL_MS = 25
     INTEREST_CELL_MM = 26
+    MAX_OBJECTS_PER_ACCOUNT = 27
+    MAX_SAVED_PER_ACCOUNT = 28
+    MAX_SAVED_OBJECTS = 29
+    MAX_SAVED_BYTES = 30
+    PLAYER_ROOMS = 31  # the host's policy in force when the WELCOME was sent
     TIER_CELLS = 0x20  # ..0x2F: the largest distance of tier i, in cells
     TIER_TICKS = 0x30  # ..0x3F: tier i is sent every this many ticks
 

@@ -128,6 +128,11 @@ class Settings:
             Limit.UNRELIABLE_BACKLOG: self.unreliable_backlog,
             Limit.PERSIST_INTERVAL_MS: ms(self.persist_interval),
             Limit.INTEREST_CELL_MM: ms(self.interest_cell),
+            Limit.MAX_OBJECTS_PER_ACCOUNT: self.max_objects_per_account,
+            Limit.MAX_SAVED_PER_ACCOUNT: self.max_saved_per_account,
+            Limit.MAX_SAVED_OBJECTS: self.max_saved_objects,
+            Limit.MAX_SAVED_BYTES: self.max_saved_bytes,
+            Limit.PLAYER_ROOMS: self.player_rooms,
         }
         for i, (cells, ticks) in enumerate(self.interest_tiers):
             limits[Limit.TIER_CELLS + i] = cells

@@ -431,3 +431,10 @@ def test_the_limit_table_of_protocol_md_is_the_relays() -> None:
     ]
     cells, ticks = (", ".join(str(t[k]) for t in Settings().interest_tiers) for k in (0, 1))
     assert [d.strip() for _, _, d in tiers] == [cells.replace(str(1 << 30), "2^30"), ticks]
+
+
+def test_welcome_names_the_rooms_a_player_may_create_as_the_host_set_it() -> None:
+    sim = Sim()
+    assert sim.client("alice", version=2).of(Welcome)[0].limit(Limit.PLAYER_ROOMS) == 2
+    sim.core.quotas.player_rooms = 5  # the host changed the policy (admin endpoint)
+    assert sim.client("bob", version=2).of(Welcome)[0].limit(Limit.PLAYER_ROOMS) == 5

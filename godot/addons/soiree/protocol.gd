@@ -167,6 +167,11 @@ const LIMIT_NAMES := {
 	24: "unreliable_backlog",
 	25: "persist_interval_ms",
 	26: "interest_cell_mm",
+	27: "max_objects_per_account",
+	28: "max_saved_per_account",
+	29: "max_saved_objects",
+	30: "max_saved_bytes",
+	31: "player_rooms",
 }
 const LIMIT_TIER_CELLS := 0x20
 const LIMIT_TIER_TICKS := 0x30
