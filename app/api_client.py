@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from app import links
-from common.config import LOOPBACK, Config
+from common.config import LOOPBACK, URO_API, Config
 
 TIMEOUT = 10.0
 FORWARDED = ("host", "x-forwarded-proto")
@@ -28,7 +28,7 @@ class ApiUnavailable(Exception):
 class ApiClient:
     def __init__(self, cfg: Config, client: httpx.AsyncClient) -> None:
         self.cfg = cfg
-        self.base = f"http://{LOOPBACK}:{cfg.api_port}/api/v1"
+        self.base = f"http://{LOOPBACK}:{cfg.api_port}{URO_API}"
         self.client = client
         self._token: str | None = None
 

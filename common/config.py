@@ -42,6 +42,9 @@ DB_SUPERUSER = "root"
 LOOPBACK = "127.0.0.1"  # /etc/hosts is hidden in a grain: never rely on "localhost"
 # The relay's WebSocket path, the same behind the front door (app/Caddyfile) and on the relay's port.
 RELAY_PATH = "/relay"
+# Where Uro's JSON API lives (its router's scope; uro-shim/COMPATIBILITY.md), on the API's port and
+# behind the front door alike.
+URO_API = "/api/v1"
 # The API's largest multipart body unless SOIREE_MAX_UPLOAD_BYTES says otherwise: Uro's own limit
 # (uro-shim/COMPATIBILITY.md §Configuration). The front door's cap is derived from it (app/prepare.py).
 DEFAULT_MAX_UPLOAD_BYTES = 200_000_000

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import trio
 
-from common.config import LOOPBACK, Config
+from common.config import LOOPBACK, URO_API, Config
 from common.identity import (
     PERM_HOST,
     PERM_PLAY,
@@ -134,7 +134,7 @@ class Authenticator:
             # One client for the process: making one costs ~20 ms of CPU (its TLS context), too
             # much for every connection. Loopback only: never through a proxy the environment names.
             self.client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=8))
-        url = f"http://{LOOPBACK}:{self.config.api_port}/api/v1/profile"
+        url = f"http://{LOOPBACK}:{self.config.api_port}{URO_API}/profile"
         return await self.client.get(url, headers=dict(headers), timeout=timeout)
 
     async def _with_account_name(self, identity: Identity, headers: list[tuple[str, str]]) -> Identity:

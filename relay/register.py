@@ -21,13 +21,14 @@ from urllib.parse import quote, urlsplit
 import httpx
 import trio
 
+from common.config import URO_API
 from relay.core import RelayCore
 
 log = logging.getLogger("relay.register")
 
 HEARTBEAT = 10.0  # seconds; the API forgets a shard after 30 s without one
 TIMEOUT = 5.0
-SHARDS = "/api/v1/shards"
+SHARDS = f"{URO_API}/shards"
 
 
 class RegistrationError(ValueError):

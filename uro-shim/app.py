@@ -21,6 +21,7 @@ from uro_shim.pool import Database
 from uro_shim.services import Services, services
 from uro_shim.settings import Settings
 
+from common.config import URO_API
 from common.lastresort import LastResort
 from common.secretfiles import host_key, ticket_key
 
@@ -47,27 +48,27 @@ async def health(request: Request) -> JSONResponse:
 
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
-    Route("/api/v1/health", health, methods=["GET"]),
-    Route("/api/v1/registration", sessions.register, methods=["POST"]),
-    Route("/api/v1/session", sessions.login, methods=["POST"]),
-    Route("/api/v1/session", sessions.profile, methods=["GET"]),
-    Route("/api/v1/session", sessions.logout, methods=["DELETE"]),
-    Route("/api/v1/session/renew", sessions.renew, methods=["POST"]),
-    Route("/api/v1/profile", sessions.profile, methods=["GET"]),
-    Route("/api/v1/profile", sessions.update_profile, methods=["PUT", "PATCH"]),
-    Route("/api/v1/host/session", sessions.host_session, methods=["POST"]),
-    Route("/api/v1/tickets", sessions.ticket, methods=["POST"]),
-    Route("/api/v1/invites", invites.index, methods=["GET"]),
-    Route("/api/v1/invites", invites.create, methods=["POST"]),
-    Route("/api/v1/invites/redeem", invites.redeem, methods=["POST"]),
-    Route("/api/v1/invites/{id}", invites.revoke, methods=["DELETE"]),
-    Route("/api/v1/shards", shards.index, methods=["GET"]),
-    Route("/api/v1/shards", shards.create, methods=["POST"]),
-    Route("/api/v1/shards/{id}", shards.update, methods=["PUT", "PATCH"]),
-    Route("/api/v1/shards/{id}", shards.delete, methods=["DELETE"]),
+    Route(f"{URO_API}/health", health, methods=["GET"]),
+    Route(f"{URO_API}/registration", sessions.register, methods=["POST"]),
+    Route(f"{URO_API}/session", sessions.login, methods=["POST"]),
+    Route(f"{URO_API}/session", sessions.profile, methods=["GET"]),
+    Route(f"{URO_API}/session", sessions.logout, methods=["DELETE"]),
+    Route(f"{URO_API}/session/renew", sessions.renew, methods=["POST"]),
+    Route(f"{URO_API}/profile", sessions.profile, methods=["GET"]),
+    Route(f"{URO_API}/profile", sessions.update_profile, methods=["PUT", "PATCH"]),
+    Route(f"{URO_API}/host/session", sessions.host_session, methods=["POST"]),
+    Route(f"{URO_API}/tickets", sessions.ticket, methods=["POST"]),
+    Route(f"{URO_API}/invites", invites.index, methods=["GET"]),
+    Route(f"{URO_API}/invites", invites.create, methods=["POST"]),
+    Route(f"{URO_API}/invites/redeem", invites.redeem, methods=["POST"]),
+    Route(f"{URO_API}/invites/{{id}}", invites.revoke, methods=["DELETE"]),
+    Route(f"{URO_API}/shards", shards.index, methods=["GET"]),
+    Route(f"{URO_API}/shards", shards.create, methods=["POST"]),
+    Route(f"{URO_API}/shards/{{id}}", shards.update, methods=["PUT", "PATCH"]),
+    Route(f"{URO_API}/shards/{{id}}", shards.delete, methods=["DELETE"]),
     *content.routes(),
-    Route("/api/v1/users", users.index, methods=["GET"]),
-    Route("/api/v1/users/{id}/privileges", users.set_privileges, methods=["PUT", "PATCH"]),
+    Route(f"{URO_API}/users", users.index, methods=["GET"]),
+    Route(f"{URO_API}/users/{{id}}/privileges", users.set_privileges, methods=["PUT", "PATCH"]),
     Route("/uploads/{name}", uploads.serve, methods=["GET"]),
 ]
 

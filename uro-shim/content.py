@@ -20,6 +20,7 @@ from uro_shim.forms import Fields, parse_uuid
 from uro_shim.services import services
 from uro_shim.settings import CONTENT_KINDS
 
+from common.config import URO_API
 from common.db import fetch_row
 
 SINGULAR = {"avatars": "avatar", "maps": "map", "props": "prop"}
@@ -273,12 +274,14 @@ def routes() -> list[Route]:
     table: list[Route] = []
     for kind in CONTENT_KINDS:
         table += [
-            Route(f"/api/v1/{kind}", bind(public_index, kind), methods=["GET"]),
-            Route(f"/api/v1/{kind}/{{id}}", bind(public_show, kind), methods=["GET"]),
-            Route(f"/api/v1/dashboard/{kind}", bind(dashboard_index, kind), methods=["GET"]),
-            Route(f"/api/v1/dashboard/{kind}", bind(dashboard_create, kind), methods=["POST"]),
-            Route(f"/api/v1/dashboard/{kind}/{{id}}", bind(dashboard_show, kind), methods=["GET"]),
-            Route(f"/api/v1/dashboard/{kind}/{{id}}", bind(dashboard_update, kind), methods=["PUT", "PATCH"]),
-            Route(f"/api/v1/dashboard/{kind}/{{id}}", bind(dashboard_delete, kind), methods=["DELETE"]),
+            Route(f"{URO_API}/{kind}", bind(public_index, kind), methods=["GET"]),
+            Route(f"{URO_API}/{kind}/{{id}}", bind(public_show, kind), methods=["GET"]),
+            Route(f"{URO_API}/dashboard/{kind}", bind(dashboard_index, kind), methods=["GET"]),
+            Route(f"{URO_API}/dashboard/{kind}", bind(dashboard_create, kind), methods=["POST"]),
+            Route(f"{URO_API}/dashboard/{kind}/{{id}}", bind(dashboard_show, kind), methods=["GET"]),
+            Route(
+                f"{URO_API}/dashboard/{kind}/{{id}}", bind(dashboard_update, kind), methods=["PUT", "PATCH"]
+            ),
+            Route(f"{URO_API}/dashboard/{kind}/{{id}}", bind(dashboard_delete, kind), methods=["DELETE"]),
         ]
     return table
