@@ -132,3 +132,32 @@ async def test_one_client_joins_rooms_on_both_processes_and_resumes_them(tmp_pat
         assert lines_starting(results[name], f"{name}: objects and events in every room")
     assert lines_starting(results["ana"], "ana resumed both connections")
     assert lines_starting(results["bo"], "ana left every room")
+
+
+async def test_a_game_in_a_room_on_the_other_process(tmp_path: Path) -> None:
+    with relay_processes(tmp_path / "party") as party:
+        room, porch = party.room_on(1, "arena"), party.room_on(0, "porch")
+        args = {"room": room, "porch": porch}
+        results: dict[str, GodotResult] = {}
+
+        async def play(role: str) -> None:
+            run = scenario_run("live_processes_game", url=party.url(role), role=role, **args)
+            results[role] = await run.run_async()
+
+        release = trio.Event()
+        async with trio.open_nursery() as nursery:
+            # Process 1's member ids then differ from process 0's (see hold_members).
+            await nursery.start(hold_members, party, 1, 2, release)
+            async with trio.open_nursery() as engines:
+                for role in ("host", "client"):
+                    engines.start_soon(play, role)
+            release.set()
+
+    for role, result in results.items():
+        assert passed(result), f"{role}: {result.describe()}"
+    client_id = lines_starting(results["client"], "client: this is peer ")
+    assert client_id and lines_starting(
+        results["host"], f"host: the client is peer {client_id[0].split()[-1]}"
+    )
+    assert lines_starting(results["host"], "host left the game")
+    assert lines_starting(results["client"], "client: server_disconnected")
