@@ -355,6 +355,7 @@ class SandstormParty:
     bridge: Bridge
     relay: LiveRelay
     api: UroServer
+    processes: RelayProcesses | None = None
 
     def webkey(self, token: str) -> str:
         """A webkey for the player role made for sharing, as the host's dashboard has Sandstorm
@@ -370,14 +371,28 @@ class SandstormParty:
 
 
 @contextmanager
-def sandstorm_party(var: Path, database_url: str) -> Iterator[SandstormParty]:
+def sandstorm_party(var: Path, database_url: str, relays: int = 1) -> Iterator[SandstormParty]:
     """`python -m relay` and `python -m uro_shim` in Sandstorm mode behind Caddy, and the
     stand-in for sandstorm-http-bridge in front: webkeys (`party.webkey(token)`) work as they do
     on a Sandstorm server, the token in the path for web exports (docs/sandstorm.md §API tokens),
     and the bridge answers CORS preflights for the API as Sandstorm does. Sandstorm itself cannot
-    run here."""
+    run here. With `relays` > 1, that many relay processes (`party.processes`, relay_processes)."""
     env = server_env(var, database_url, SOIREE_MODE="sandstorm")
     relay_env = {"SOIREE_MODE": "sandstorm", "SOIREE_API_PORT": env["SOIREE_API_PORT"]}
+    if relays > 1:
+        with relay_processes(var, relays, env=relay_env, api_port=int(env["SOIREE_API_PORT"])) as processes:
+            api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
+            bridge = None
+            try:
+                api.start()
+                new_socket = functools.partial(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+                bridge = Bridge(new_socket, app_port=processes.front_port).start()
+                yield SandstormParty(bridge, processes.relays[0], api, processes)
+            finally:
+                if bridge is not None:
+                    bridge.stop()
+                api.stop()
+        return
     with live_relay(var, env=relay_env) as relay:
         env["SOIREE_RELAY_ADMIN_PORT"] = str(relay.admin_port)
         api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
@@ -439,35 +454,43 @@ class RelayProcesses:
 
 
 @contextmanager
-def relay_processes(var: Path, count: int = 2) -> Iterator[RelayProcesses]:
-    """`count` relay processes (`python -m relay`, standalone, no database) of one party sharing
-    one var directory (so one ticket key), each configured as process `i` of `count`, behind a
-    Caddy front door that routes `/relay` and `/relay/<i>`."""
+def relay_processes(
+    var: Path, count: int = 2, env: Mapping[str, str] | None = None, api_port: int = 0
+) -> Iterator[RelayProcesses]:
+    """`count` relay processes (`python -m relay`, standalone unless `env` says otherwise, no
+    database) of one party sharing one var directory (so one ticket key), each configured as
+    process `i` of `count`, behind a Caddy front door that routes `/relay` and `/relay/<i>`, and
+    the API's paths to `api_port` when given."""
     base = free_port_block(stack_ports(count))
     front = free_port()
     with ExitStack() as stack:
         relays = []
         for index in range(count):
-            env = {
+            process_env = {
+                **(env or {}),
                 "SOIREE_PORT": str(base),
                 "SOIREE_RELAYS": str(count),
                 "SOIREE_RELAY_INDEX": str(index),
             }
-            cfg = Config.from_env({**env, "SOIREE_VAR": str(var)})
+            cfg = Config.from_env({**process_env, "SOIREE_VAR": str(var)})
             port, admin_port = cfg.relay_ports(index)
-            env |= {
+            process_env |= {
                 "SOIREE_RELAY_PORT": str(cfg.relay_port),
                 "SOIREE_RELAY_ADMIN_PORT": str(cfg.relay_admin_port),
             }
             relays.append(
                 stack.enter_context(
-                    live_relay(var, env=env, port=port, admin_port=admin_port, log=f"relay-{index}.log")
+                    live_relay(
+                        var, env=process_env, port=port, admin_port=admin_port, log=f"relay-{index}.log"
+                    )
                 )
             )
         routes = "".join(
             f"\treverse_proxy {relay_path(index)} 127.0.0.1:{relay.port}\n"
             for index, relay in enumerate(relays)
         )
+        if api_port:
+            routes += f"\treverse_proxy /api/v1/* 127.0.0.1:{api_port}\n"
         stack.enter_context(caddy(var, RELAYS_CADDYFILE.format(front=front, routes=routes)))
         wait_for_port(front, timeout=60)
         yield RelayProcesses(front, relays)

@@ -8,7 +8,7 @@ extends "res://live.gd"
 ## the other sees it leave every room. The test checks the relays' own view when both engines
 ## printed its member ids, then says "relays checked" in the porch. Arguments: url, process,
 ## name, peer, porch, attic, shed, role (first or second), reconnect (1: the player whose link
-## leads to process 0).
+## leads to process 0), display_name (Sandstorm webkeys).
 
 var elsewhere: Array = []  # [room name, connection] as room_elsewhere reported them
 var left: Array = []  # [room name, member name] as member_left reported them
@@ -18,6 +18,7 @@ var despawned: Array = []  # labels of objects reported gone
 
 func run() -> int:
 	var client := SoireeClient.new()
+	client.display_name = args.get("display_name", "")
 	add_child(client)
 	client.event_received.connect(_on_event)
 	client.room_elsewhere.connect(
