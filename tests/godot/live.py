@@ -257,6 +257,7 @@ class StandaloneParty:
     api_url: str
     host_token: str
     access_log: Path
+    processes: RelayProcesses | None = None
 
     def requests_to(self, path: str, method: str = "POST") -> int:
         """How many `method` requests for `path` the front door has served (CORS preflights are
@@ -290,32 +291,40 @@ class StandaloneParty:
 
 
 @contextmanager
-def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
-    """`python -m relay` and `python -m uro_shim` behind Caddy, as in a standalone party.
+def standalone_party(var: Path, database_url: str, relays: int = 1) -> Iterator[StandaloneParty]:
+    """`python -m relay` and `python -m uro_shim` behind Caddy, as in a standalone party; with
+    `relays` > 1, that many relay processes (`party.processes`, relay_processes).
 
     The engine runs in a page served from another origin than the party, as a web export hosted
     elsewhere would: the API's own CORS answers let it in.
     """
-    with live_relay(var) as relay:
-        env = server_env(var, database_url)
-        api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
-        front_port = free_port()
-        config = CADDYFILE.format(
-            front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
-        )
-        with caddy(var, config):
-            try:
-                api.start()
-                wait_for_port(front_port, timeout=60)
-                front_url = f"http://127.0.0.1:{front_port}"
-                host_key = load_secret(var / "secrets", HOST_KEY)
-                key_text = base64.urlsafe_b64encode(host_key).rstrip(b"=").decode()
-                session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
-                session.raise_for_status()
-                token = session.json()["data"]["access_token"]
-                yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log")
-            finally:
-                api.stop()
+    env = server_env(var, database_url)
+    api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
+    with ExitStack() as stack:
+        processes = None
+        if relays > 1:
+            processes = stack.enter_context(
+                relay_processes(var, relays, api_port=int(env["SOIREE_API_PORT"]))
+            )
+            relay, front_port = processes.relays[0], processes.front_port
+        else:
+            relay, front_port = stack.enter_context(live_relay(var)), free_port()
+            config = CADDYFILE.format(
+                front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
+            )
+            stack.enter_context(caddy(var, config))
+        try:
+            api.start()
+            wait_for_port(front_port, timeout=60)
+            front_url = f"http://127.0.0.1:{front_port}"
+            host_key = load_secret(var / "secrets", HOST_KEY)
+            key_text = base64.urlsafe_b64encode(host_key).rstrip(b"=").decode()
+            session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
+            session.raise_for_status()
+            token = session.json()["data"]["access_token"]
+            yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log", processes)
+        finally:
+            api.stop()
 
 
 @contextmanager
@@ -421,6 +430,10 @@ RELAYS_CADDYFILE = """{{
 }}
 http://:{front} {{
 	bind 127.0.0.1
+	log {{
+		output file {log}
+		format json
+	}}
 {routes}}}
 """
 
@@ -491,6 +504,7 @@ def relay_processes(
         )
         if api_port:
             routes += f"\treverse_proxy /api/v1/* 127.0.0.1:{api_port}\n"
-        stack.enter_context(caddy(var, RELAYS_CADDYFILE.format(front=front, routes=routes)))
+        config = RELAYS_CADDYFILE.format(front=front, routes=routes, log=var / "access.log")
+        stack.enter_context(caddy(var, config))
         wait_for_port(front, timeout=60)
         yield RelayProcesses(front, relays)

@@ -16,7 +16,7 @@ import trio
 
 from relay.client import open_relay
 from tests.godot.addon import lines_starting, passed, scenario_run
-from tests.godot.live import RelayProcesses, relay_processes, sandstorm_party
+from tests.godot.live import RelayProcesses, relay_processes, sandstorm_party, standalone_party
 from tests.support.godot_engine import GodotResult, GodotRun
 
 pytestmark = [
@@ -166,6 +166,34 @@ async def test_sandstorm_webkeys_reach_the_other_process_with_the_token_in_the_p
     # Process 1 knew each player by their webkey (the bridge's identity) and the name they gave.
     for name in ("ana", "bo"):
         assert f"connection from {name} (sandstorm)" in second
+
+
+async def test_invite_links_reach_the_other_process_with_a_ticket_per_connection(
+    tmp_path: Path, database_url: str
+) -> None:
+    # One redemption per player; before every connection (both processes, and again for each
+    # resume) a ticket of its own, since a ticket opens one connection.
+    with standalone_party(tmp_path / "party", database_url, relays=2) as party:
+        assert party.processes is not None
+        players: dict[str, dict[str, object]] = {
+            name: {
+                "url": party.invite(f"for {name}")["link"],
+                "display_name": name,
+                "process": 0,
+                "peer": peer,
+                "role": role,
+                "reconnect": int(role == "first"),
+            }
+            for name, peer, role in (("ana", "bo", "first"), ("bo", "ana", "second"))
+        }
+        results, _ = await two_players_in_three_rooms(
+            party.processes, players, partial(say_in, party.processes)
+        )
+        redeemed, tickets = party.requests_to("/api/v1/invites/redeem"), party.requests_to("/api/v1/tickets")
+    assert lines_starting(results["ana"], "ana resumed both connections")
+    assert lines_starting(results["bo"], "ana left every room")
+    assert redeemed == 2
+    assert tickets >= 6  # ana: 2 connections, both resumed once; bo: 2 connections
 
 
 async def test_a_game_in_a_room_on_the_other_process(tmp_path: Path) -> None:
