@@ -82,7 +82,8 @@ async def two_players_in_three_rooms(
     rooms = {"porch": party.room_on(0, "porch"), "attic": party.room_on(1, "attic")}
     rooms["shed"] = party.room_on(1, "shed")
     runs = {
-        name: scenario_run("live_processes", name=name, **rooms, **args) for name, args in players.items()
+        name: scenario_run("live_processes", timeout=120, name=name, **rooms, **args)
+        for name, args in players.items()
     }
     holders: dict[str, dict[str, GodotResult]] = {name: {} for name in runs}
 
@@ -103,7 +104,10 @@ async def two_players_in_three_rooms(
             ids[name] = (int(match[1]), int(match[2]))
         # The relays' own view: each room on its process only, each player a member there under
         # the id its engine reported.
-        members = partial(trio.to_thread.run_sync, party.members)
+
+        async def members(process: int, room: str) -> dict[int, str]:
+            return await trio.to_thread.run_sync(party.members, process, room)
+
         assert await members(0, rooms["porch"]) == {ids[name][0]: name for name in runs}
         assert await members(1, rooms["attic"]) == {ids[name][1]: name for name in runs}
         assert sorted((await members(1, rooms["shed"])).values()) == sorted(runs)
@@ -203,7 +207,7 @@ async def test_a_game_in_a_room_on_the_other_process(tmp_path: Path) -> None:
         results: dict[str, GodotResult] = {}
 
         async def play(role: str) -> None:
-            run = scenario_run("live_processes_game", url=party.url(role), role=role, **args)
+            run = scenario_run("live_processes_game", timeout=120, url=party.url(role), role=role, **args)
             results[role] = await run.run_async()
 
         release = trio.Event()
