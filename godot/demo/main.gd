@@ -127,7 +127,7 @@ func _join() -> void:
 		edit.editable = false
 		edit.release_focus()
 	world.enter(party, room_name, _player_name())
-	_say("joined %s as member %d" % [room_name, party.member_id])
+	_say("joined %s as member %d" % [room_name, party.room(room_name).me()])
 
 
 func _open_client(link_text: String) -> SoireeClient:
@@ -168,7 +168,8 @@ func _play(mode: String) -> void:
 func _player_name() -> String:
 	var text := _name_edit.text.strip_edges()
 	if text.is_empty():
-		text = party.room(room_name).member_name(party.member_id)
+		var joined := party.room(room_name)
+		text = joined.member_name(joined.me())
 	return text if not text.is_empty() else "Guest"
 
 
@@ -209,7 +210,7 @@ func _travel() -> void:
 	old.close()
 	old.queue_free()
 	_travelling = false
-	_say("arrived in the other party as member %d" % party.member_id)
+	_say("arrived in the other party as member %d" % party.room(room_name).me())
 
 
 func _say(text: String) -> void:

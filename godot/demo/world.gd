@@ -214,7 +214,7 @@ func _on_object_spawned(in_room: SoireeRoom, object: SoireeObject) -> void:
 	var info: Dictionary = Thing.read(object.state)
 	if in_room.name != room_name or info.is_empty() or things.has(object.id):
 		return
-	var mine := object.master == party.member_id
+	var mine := object.master == in_room.me()
 	if mine and (info["kind"] == "avatar" or _placing.has(info["kind"])):
 		return  # the player's own avatar, or a prop this client is placing
 	if info["kind"] != "avatar" and find_thing(info["kind"]) != null:
@@ -235,7 +235,7 @@ func _settle_duplicate(in_room: SoireeRoom, kind: String, object: SoireeObject) 
 	var kept: Node3D = find_thing(kind)
 	var extra_id := maxi(object.id, kept.sync.object_id)
 	var extra := in_room.get_object(extra_id)
-	if extra != null and extra.master == party.member_id:
+	if extra != null and extra.master == in_room.me():
 		in_room.despawn(extra_id)
 
 

@@ -5,7 +5,7 @@ test's var directory), as the Uro API signs them, but as development tickets (re
 §1.1): a relay URL holds one ticket, which the addon reuses for every reconnection, so the tickets
 are reusable and live long enough for reconnections within a test. `standalone_party` and
 `sandstorm_party` add the real Uro-compatible API and a front door, and in Sandstorm's case the
-stand-in bridge.
+stand-in bridge; `relay_processes` runs a party's several relay processes behind a front door.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,13 @@ from typing import Any
 import httpx
 import trio
 
+from common.config import Config, stack_ports
 from common.identity import PERM_PLAY, Identity
+from common.placement import place, relay_path
 from common.secretfiles import HOST_KEY, TICKET_KEY, load_secret, mint_ticket
 from tests.support.bridge import Bridge
 from tests.support.godot_engine import GodotResult, GodotRun
-from tests.support.net import free_port, wait_for_port
+from tests.support.net import free_port, free_port_block, wait_for_port
 from tests.support.uro import UroServer, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,10 +51,11 @@ class LiveRelay:
     command: list[str]
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    log_name: str = "relay.log"
 
     @property
     def log(self) -> Path:
-        return self.var / "relay.log"
+        return self.var / self.log_name
 
     def start(self) -> None:
         with open(self.log, "ab") as out:
@@ -109,20 +112,27 @@ class LiveRelay:
 
 @contextmanager
 def live_relay(
-    var: Path, env: Mapping[str, str] | None = None, settings: Mapping[str, object] | None = None
+    var: Path,
+    env: Mapping[str, str] | None = None,
+    settings: Mapping[str, object] | None = None,
+    *,
+    port: int = 0,
+    admin_port: int = 0,
+    log: str = "relay.log",
 ) -> Iterator[LiveRelay]:
     """A relay process (no database: persistent objects in memory) with its own var directory;
-    `settings` are relay/settings.py overrides. Stopped (and checked alive) at the end."""
+    `settings` are relay/settings.py overrides. Stopped (and checked alive) at the end. `port`
+    and `admin_port`: where a process that `env` makes one of several listens."""
     var.mkdir(parents=True, exist_ok=True)
     load_secret(var / "secrets", TICKET_KEY)
-    port = free_port()
+    port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SOIREE_", "SANDSTORM"))}
     full_env.update(
         {
             "SOIREE_VAR": str(var),
             "SOIREE_MODE": "standalone",
             "SOIREE_RELAY_PORT": str(port),
-            "SOIREE_RELAY_ADMIN_PORT": str(free_port()),
+            "SOIREE_RELAY_ADMIN_PORT": str(admin_port or free_port()),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
@@ -130,7 +140,8 @@ def live_relay(
     command = [sys.executable, "-m", "relay", "--no-database"]
     for name, value in (settings or {}).items():
         command += ["--set", f"{name}={value}"]
-    relay = LiveRelay(port, int(full_env["SOIREE_RELAY_ADMIN_PORT"]), var, command, full_env)
+    admin = admin_port or int(full_env["SOIREE_RELAY_ADMIN_PORT"])
+    relay = LiveRelay(port, admin, var, command, full_env, log_name=log)
     try:
         relay.start()
         yield relay
@@ -246,6 +257,7 @@ class StandaloneParty:
     api_url: str
     host_token: str
     access_log: Path
+    processes: RelayProcesses | None = None
 
     def requests_to(self, path: str, method: str = "POST") -> int:
         """How many `method` requests for `path` the front door has served (CORS preflights are
@@ -279,32 +291,40 @@ class StandaloneParty:
 
 
 @contextmanager
-def standalone_party(var: Path, database_url: str) -> Iterator[StandaloneParty]:
-    """`python -m relay` and `python -m uro_shim` behind Caddy, as in a standalone party.
+def standalone_party(var: Path, database_url: str, relays: int = 1) -> Iterator[StandaloneParty]:
+    """`python -m relay` and `python -m uro_shim` behind Caddy, as in a standalone party; with
+    `relays` > 1, that many relay processes (`party.processes`, relay_processes).
 
     The engine runs in a page served from another origin than the party, as a web export hosted
     elsewhere would: the API's own CORS answers let it in.
     """
-    with live_relay(var) as relay:
-        env = server_env(var, database_url)
-        api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
-        front_port = free_port()
-        config = CADDYFILE.format(
-            front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
-        )
-        with caddy(var, config):
-            try:
-                api.start()
-                wait_for_port(front_port, timeout=60)
-                front_url = f"http://127.0.0.1:{front_port}"
-                host_key = load_secret(var / "secrets", HOST_KEY)
-                key_text = base64.urlsafe_b64encode(host_key).rstrip(b"=").decode()
-                session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
-                session.raise_for_status()
-                token = session.json()["data"]["access_token"]
-                yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log")
-            finally:
-                api.stop()
+    env = server_env(var, database_url)
+    api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
+    with ExitStack() as stack:
+        processes = None
+        if relays > 1:
+            processes = stack.enter_context(
+                relay_processes(var, relays, api_port=int(env["SOIREE_API_PORT"]))
+            )
+            relay, front_port = processes.relays[0], processes.front_port
+        else:
+            relay, front_port = stack.enter_context(live_relay(var)), free_port()
+            config = CADDYFILE.format(
+                front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
+            )
+            stack.enter_context(caddy(var, config))
+        try:
+            api.start()
+            wait_for_port(front_port, timeout=60)
+            front_url = f"http://127.0.0.1:{front_port}"
+            host_key = load_secret(var / "secrets", HOST_KEY)
+            key_text = base64.urlsafe_b64encode(host_key).rstrip(b"=").decode()
+            session = httpx.post(front_url + "/api/v1/host/session", data={"key": key_text}, timeout=30)
+            session.raise_for_status()
+            token = session.json()["data"]["access_token"]
+            yield StandaloneParty(front_url, relay, api.base_url, token, var / "access.log", processes)
+        finally:
+            api.stop()
 
 
 @contextmanager
@@ -344,6 +364,7 @@ class SandstormParty:
     bridge: Bridge
     relay: LiveRelay
     api: UroServer
+    processes: RelayProcesses | None = None
 
     def webkey(self, token: str) -> str:
         """A webkey for the player role made for sharing, as the host's dashboard has Sandstorm
@@ -359,14 +380,28 @@ class SandstormParty:
 
 
 @contextmanager
-def sandstorm_party(var: Path, database_url: str) -> Iterator[SandstormParty]:
+def sandstorm_party(var: Path, database_url: str, relays: int = 1) -> Iterator[SandstormParty]:
     """`python -m relay` and `python -m uro_shim` in Sandstorm mode behind Caddy, and the
     stand-in for sandstorm-http-bridge in front: webkeys (`party.webkey(token)`) work as they do
     on a Sandstorm server, the token in the path for web exports (docs/sandstorm.md §API tokens),
     and the bridge answers CORS preflights for the API as Sandstorm does. Sandstorm itself cannot
-    run here."""
+    run here. With `relays` > 1, that many relay processes (`party.processes`, relay_processes)."""
     env = server_env(var, database_url, SOIREE_MODE="sandstorm")
     relay_env = {"SOIREE_MODE": "sandstorm", "SOIREE_API_PORT": env["SOIREE_API_PORT"]}
+    if relays > 1:
+        with relay_processes(var, relays, env=relay_env, api_port=int(env["SOIREE_API_PORT"])) as processes:
+            api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
+            bridge = None
+            try:
+                api.start()
+                new_socket = functools.partial(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+                bridge = Bridge(new_socket, app_port=processes.front_port).start()
+                yield SandstormParty(bridge, processes.relays[0], api, processes)
+            finally:
+                if bridge is not None:
+                    bridge.stop()
+                api.stop()
+        return
     with live_relay(var, env=relay_env) as relay:
         env["SOIREE_RELAY_ADMIN_PORT"] = str(relay.admin_port)
         api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
@@ -386,3 +421,90 @@ def sandstorm_party(var: Path, database_url: str) -> Iterator[SandstormParty]:
                 if bridge is not None:
                     bridge.stop()
                 api.stop()
+
+
+RELAYS_CADDYFILE = """{{
+	admin off
+	auto_https off
+	persist_config off
+}}
+http://:{front} {{
+	bind 127.0.0.1
+	log {{
+		output file {log}
+		format json
+	}}
+{routes}}}
+"""
+
+
+@dataclass
+class RelayProcesses:
+    """A party's relay processes (`SOIREE_RELAYS`) behind one front door (Caddy), process `i`
+    at `/relay/<i>` and process 0 at `/relay`, as app/Caddyfile routes them."""
+
+    front_port: int
+    relays: list[LiveRelay]
+
+    def url(self, name: str, process: int = 0) -> str:
+        """A relay URL through the front door to `process`, with a ticket for `name`."""
+        ticket = self.relays[0].ticket(name)
+        return f"ws://127.0.0.1:{self.front_port}{relay_path(process)}?ticket={ticket}"
+
+    def room_on(self, process: int, prefix: str) -> str:
+        """A room name the placement puts on `process`."""
+        count = len(self.relays)
+        return next(f"{prefix}-{n}" for n in range(1000) if place(f"{prefix}-{n}", count) == process)
+
+    def members(self, process: int, room: str) -> dict[int, str]:
+        """Member id -> name of `room` on `process`, as its admin endpoint lists them (empty when
+        that process does not hold the room)."""
+        answer = httpx.get(f"http://127.0.0.1:{self.relays[process].admin_port}/rooms/{room}", timeout=10)
+        if answer.status_code == 404:
+            return {}
+        answer.raise_for_status()
+        return {m["id"]: m["name"] for m in answer.json()["members"]}
+
+
+@contextmanager
+def relay_processes(
+    var: Path, count: int = 2, env: Mapping[str, str] | None = None, api_port: int = 0
+) -> Iterator[RelayProcesses]:
+    """`count` relay processes (`python -m relay`, standalone unless `env` says otherwise, no
+    database) of one party sharing one var directory (so one ticket key), each configured as
+    process `i` of `count`, behind a Caddy front door that routes `/relay` and `/relay/<i>`, and
+    the API's paths to `api_port` when given."""
+    base = free_port_block(stack_ports(count))
+    front = free_port()
+    with ExitStack() as stack:
+        relays = []
+        for index in range(count):
+            process_env = {
+                **(env or {}),
+                "SOIREE_PORT": str(base),
+                "SOIREE_RELAYS": str(count),
+                "SOIREE_RELAY_INDEX": str(index),
+            }
+            cfg = Config.from_env({**process_env, "SOIREE_VAR": str(var)})
+            port, admin_port = cfg.relay_ports(index)
+            process_env |= {
+                "SOIREE_RELAY_PORT": str(cfg.relay_port),
+                "SOIREE_RELAY_ADMIN_PORT": str(cfg.relay_admin_port),
+            }
+            relays.append(
+                stack.enter_context(
+                    live_relay(
+                        var, env=process_env, port=port, admin_port=admin_port, log=f"relay-{index}.log"
+                    )
+                )
+            )
+        routes = "".join(
+            f"\treverse_proxy {relay_path(index)} 127.0.0.1:{relay.port}\n"
+            for index, relay in enumerate(relays)
+        )
+        if api_port:
+            routes += f"\treverse_proxy /api/v1/* 127.0.0.1:{api_port}\n"
+        config = RELAYS_CADDYFILE.format(front=front, routes=routes, log=var / "access.log")
+        stack.enter_context(caddy(var, config))
+        wait_for_port(front, timeout=60)
+        yield RelayProcesses(front, relays)

@@ -12,6 +12,15 @@ extends SoireeSession
 ## the clock, and when the connection drops it reconnects with backoff and resumes the session
 ## (same member id, rooms and objects) within the relay's grace window. Several clients may run
 ## at once, one per party (portals).
+##
+## A party may run several relay processes, each room on one of them (PROTOCOL.md §4.1). A join
+## of a room another process holds goes on over a connection to that process, opened with the
+## same link (and, for invites, a ticket of its own) the first time it is needed and kept for
+## its other rooms: a child SoireeClient (room_elsewhere). Its rooms are this client's rooms
+## (`join`, `room`, `joined_rooms`, the room signals), though there this player is another
+## member: `room.me()` says which. close() and reconnect() apply to every connection; the
+## connection signals (connection_state_changed, connection_failed, disconnected, welcomed) are
+## this connection's own.
 
 ## IDLE, AUTHORIZING (setting the player's name, redeeming an invite, fetching a ticket),
 ## CONNECTING, CONNECTED (welcomed), RETRYING (waiting before the next attempt) or CLOSED.
@@ -22,6 +31,9 @@ signal connection_failed(message: String)
 ## The WebSocket closed (`code` -1: it never opened, or the relay refused the upgrade). A
 ## reconnection follows unless the state becomes CLOSED.
 signal disconnected(code: int, reason: String)
+## A join went on to another relay process of the party, over `connection` (a SoireeClient under
+## this one): that room's records and requests travel there.
+signal room_elsewhere(room_name: String, connection: SoireeClient)
 
 enum ConnectionState { IDLE, AUTHORIZING, CONNECTING, CONNECTED, RETRYING, CLOSED }
 
@@ -39,6 +51,12 @@ const FINAL_CODES := [4001, 4002, 4003, 4006]
 const BUFFER_SIZE := 1 << 20
 ## Where the party's API keeps the player's name (uro-shim/COMPATIBILITY.md).
 const PROFILE_PATH := "/api/v1/profile"
+## The session's signals that are about one connection, not a room: not passed on from the
+## connections to other relay processes.
+const CONNECTION_SIGNALS := ["welcomed", "goodbye_received", "request_answered"]
+## Marks a join this client sent on to another connection: its answer is the original's.
+const FORWARDED := &"soiree_forwarded"
+const SESSION_SCRIPT: Script = preload("res://addons/soiree/session.gd")
 
 ## The name the other players (and the host's dashboard) see; "" keeps the one the party has.
 ## Sandstorm webkeys: set on the player's account before connecting, because Sandstorm gives
@@ -79,6 +97,8 @@ var _connect_deadline_ms := 0
 var _access_token := ""
 var _invite_refused := false
 var _name_settled := false  # display_name is on the account, or the party refused it
+var _elsewhere := {}  # relay process -> SoireeClient: connections to the party's other processes
+var _home: SoireeClient  # on such a connection: the client that opened it
 
 
 ## Starts connecting to the party a pasted link names. Returns "" or, for a link that cannot be
@@ -87,18 +107,25 @@ var _name_settled := false  # display_name is on the account, or the party refus
 func open(link_text: String) -> String:
 	if connection_state not in [ConnectionState.IDLE, ConnectionState.CLOSED]:
 		return "This connection is already open: close() it first."
-	link = Link.parse(link_text)
-	if not link.is_valid():
-		_fail(link.error)
-		return link.error
+	_let_go_of_elsewhere()
+	var parsed := Link.parse(link_text)
+	if not parsed.is_valid():
+		link = parsed
+		_fail(parsed.error)
+		return parsed.error
+	_open_link(parsed)
+	return ""
+
+
+func _open_link(parsed: SoireeLink) -> void:
+	link = parsed
 	_closing = false
 	_attempt = 0
-	_access_token = ""
+	_access_token = "" if _home == null else _home._access_token
 	_invite_refused = false
-	_name_settled = false
+	_name_settled = _home != null  # the first connection puts the name on the account
 	_generation += 1
 	_connect()
-	return ""
 
 
 ## Leaves the party: a normal close, so the relay ends the session at once and everyone sees
@@ -116,13 +143,45 @@ func close() -> void:
 	_was_open = false
 	forget()
 	_set_state(ConnectionState.CLOSED)
+	_let_go_of_elsewhere()
 
 
-## Drops the connection and resumes the session on a new one at once (same member id).
+## Drops the connection and resumes the session on a new one at once (same member id); so do
+## the connections to the party's other relay processes.
 func reconnect() -> void:
 	if _socket != null:
 		_drop(CLOSE_DROP, "reconnecting")
 		_retry_at_ms = Time.get_ticks_msec()
+	for other: SoireeClient in _elsewhere.values():
+		other.reconnect()
+
+
+## A room this client is in, by name, on whichever connection (relay process) holds it.
+func room(room_name: String) -> SoireeRoom:
+	var found: SoireeRoom = super(room_name)
+	for other: SoireeClient in _elsewhere.values():
+		if found == null:
+			found = other.room(room_name)
+	return found
+
+
+## The rooms this client is in, on every connection.
+func joined_rooms() -> Array[SoireeRoom]:
+	var rooms: Array[SoireeRoom] = super()
+	for other: SoireeClient in _elsewhere.values():
+		rooms.append_array(other.joined_rooms())
+	return rooms
+
+
+## The connection a room is on: this client, or its connection to the relay process holding the
+## room; null when not in the room.
+func session_of(room_name: String) -> SoireeSession:
+	if super.room(room_name) != null:
+		return self
+	for other: SoireeClient in _elsewhere.values():
+		if other.room(room_name) != null:
+			return other
+	return null
 
 
 func is_connected_to_party() -> bool:
@@ -335,6 +394,8 @@ func _put_display_name(url: String, headers: PackedStringArray) -> void:
 # The URL with a fresh ticket, or "" (last_error says why). A ticket is valid for 60 s and
 # for one connection, so one is fetched before every attempt.
 func _invite_ticket_url() -> String:
+	if _home != null and not _home._access_token.is_empty():
+		_access_token = _home._access_token  # one sign-in for every connection
 	if _access_token.is_empty() and not await _redeem_invite():
 		return ""
 	var answer: Dictionary = await _post("/api/v1/tickets", "", ["Authorization: " + _access_token])
@@ -361,6 +422,8 @@ func _redeem_invite() -> bool:
 	var data: Variant = answer["data"]
 	if answer["code"] == 200 and data is Dictionary and data.get("access_token") is String:
 		_access_token = data["access_token"]
+		if _home != null:
+			_home._access_token = _access_token
 		return true
 	last_error = answer["error"]
 	_invite_refused = answer["code"] in [403, 404]
@@ -412,3 +475,86 @@ static func _api_error(json: Variant, code: int) -> String:
 	if message.is_empty():
 		message = "The party answered HTTP %d." % code
 	return message
+
+
+# --- the party's other relay processes ------------------------------------------------------
+
+
+func _join_elsewhere(request: SoireeRequest, process: int) -> bool:
+	if _home != null:
+		return false  # the relay places rooms alike in every process: no second hop
+	var other := _connection_to(process)
+	if other == null:
+		return false
+	room_elsewhere.emit(request.room_name, other)
+	_forward_join(request, other)
+	return true
+
+
+# The connection to relay process `process`, opened the first time it is needed (and again
+# after it gave up); null when the link cannot name the party's other processes.
+func _connection_to(process: int) -> SoireeClient:
+	var there := link.for_process(process)
+	if there == null:
+		return null
+	var other: SoireeClient = _elsewhere.get(process)
+	if other == null:
+		other = SoireeClient.new()
+		other.name = "RelayProcess%d" % process
+		other._home = self
+		other.display_name = display_name
+		other.max_attempts = max_attempts
+		other.connect_timeout = connect_timeout
+		other.reconnect_when_dropped = reconnect_when_dropped
+		other.retry_delays = retry_delays
+		other.token_in_path = token_in_path
+		other.min_version = min_version
+		other.max_version = max_version
+		for sig: Dictionary in SESSION_SCRIPT.get_script_signal_list():
+			if sig["name"] not in CONNECTION_SIGNALS:
+				other.connect(sig["name"], Signal(self, sig["name"]).emit)
+		other.request_answered.connect(_on_answered_elsewhere)
+		_elsewhere[process] = other
+		add_child(other)
+	if other.connection_state in [ConnectionState.IDLE, ConnectionState.CLOSED]:
+		other._open_link(there)
+	return other
+
+
+func _forward_join(request: SoireeRequest, other: SoireeClient) -> void:
+	var there := other.join(request.room_name)
+	there.set_meta(FORWARDED, true)
+	there.completed.connect(_on_forwarded_join.bind(request, other), CONNECT_ONE_SHOT)
+
+
+func _on_forwarded_join(there: SoireeRequest, request: SoireeRequest, other: SoireeClient) -> void:
+	var open := not _closing and not other._closing
+	if (
+		there.status == Request.NO_ANSWER
+		and open
+		and other.connection_state != ConnectionState.CLOSED
+	):
+		_forward_join(request, other)  # that connection dropped and is coming back: ask again
+		return
+	var why := there.error
+	if there.status == Request.NO_ANSWER and not other.last_error.is_empty():
+		why = other.last_error
+	_answer(request, there.status, there.value, why)
+
+
+func _on_answered_elsewhere(request: SoireeRequest) -> void:
+	if not request.has_meta(FORWARDED):
+		request_answered.emit(request)
+
+
+# Closes the connections to other relay processes (a normal close: their rooms are left, each
+# reported by room_left) and lets them go once their close handshakes had time to finish.
+func _let_go_of_elsewhere() -> void:
+	var others := _elsewhere.values()
+	_elsewhere.clear()
+	for other: SoireeClient in others:
+		other.close()
+		if is_inside_tree():
+			get_tree().create_timer(3.5).timeout.connect(other.queue_free)
+		else:
+			other.queue_free()

@@ -11,6 +11,9 @@ extends RefCounted
 ## - a relay URL, `ws(s)://<host>[:port]/relay`, used as it is (a `?ticket=` or `?token=` in it
 ##   is kept; a `?room=<name>` names the room to join and is taken out).
 ##
+## A party may run several relay processes: process 0 at `/relay`, process `i` at `/relay/<i>`
+## (PROTOCOL.md §4.1). `for_process(i)` is the same link (the same credentials) to process `i`.
+##
 ## `SoireeLink.parse(text)` never fails: a link it cannot use has `kind == INVALID` and an
 ## `error` written for the player.
 
@@ -31,6 +34,8 @@ var token := ""
 var invite_code := ""
 ## A room named by the link (`?room=`), else "".
 var room := ""
+## The relay process the link leads to: 0 at `/relay`, `i` at `/relay/<i>`.
+var process := 0
 
 
 ## Understands a pasted link; surrounding spaces and line breaks are ignored.
@@ -60,8 +65,12 @@ func is_valid() -> bool:
 func connect_url(ticket := "", token_in_path := OS.has_feature("web")) -> String:
 	var url := relay_url
 	if kind == Kind.SANDSTORM and token_in_path:
-		var base := relay_url.substr(0, relay_url.length() - RELAY_PATH.length())
-		url = "%s/.sandstorm-token/%s%s" % [base, token.uri_encode(), RELAY_PATH]
+		# The token's segment comes first; the relay's path (`/relay/<i>` too) after it.
+		var parts := Url.split(relay_url)
+		url = (
+			"%s://%s/.sandstorm-token/%s%s"
+			% [parts.scheme, parts.authority, token.uri_encode(), parts.path_and_query()]
+		)
 	if not ticket.is_empty():
 		url += ("&" if "?" in url else "?") + "ticket=" + ticket.uri_encode()
 	return url
@@ -87,20 +96,70 @@ func api_endpoint(path: String, token_in_path := OS.has_feature("web")) -> Strin
 
 
 ## The relay URL a ticket answer names: absolute ws(s)://, http(s):// or root-relative ("/relay",
-## as a grain's API answers), resolved against the party's address.
+## as a grain's API answers), resolved against the party's address; on a link to another relay
+## process (for_process), that process's path in it.
 func with_relay(url_from_api: String) -> String:
 	var base := Url.split(api_url)
 	var secure := base.scheme == "https"
+	var given := Url.split(url_from_api)
 	if url_from_api.begins_with("/"):
 		relay_url = "%s://%s%s" % ["wss" if secure else "ws", base.authority, url_from_api]
-		return relay_url
-	var given := Url.split(url_from_api)
-	if given.error.is_empty() and given.scheme in ["ws", "wss", "http", "https"]:
+	elif given.error.is_empty() and given.scheme in ["ws", "wss", "http", "https"]:
 		var ws_scheme := "wss" if given.scheme in ["wss", "https"] else "ws"
 		relay_url = "%s://%s%s" % [ws_scheme, given.authority, given.path_and_query()]
 	else:
 		relay_url = "%s://%s%s" % ["wss" if secure else "ws", base.authority, RELAY_PATH]
+	var there := _at_process(relay_url, process) if process != 0 else ""
+	if not there.is_empty():
+		relay_url = there
 	return relay_url
+
+
+## The same link to relay process `index` of the same party (same credentials, relay path
+## `/relay/<index>`, `/relay` for 0); null when the relay URL's path is not a relay's path
+## (`/relay` or `/relay/<i>`), so the link cannot name the party's other processes.
+func for_process(index: int) -> SoireeLink:
+	var there := SoireeLink.new()
+	there.kind = kind
+	there.api_url = api_url
+	there.token = token
+	there.invite_code = invite_code
+	there.process = index
+	there.relay_url = relay_url
+	if not relay_url.is_empty():
+		there.relay_url = _at_process(relay_url, index)
+		if there.relay_url.is_empty():
+			return null
+	return there
+
+
+## The path of relay process `index` (`/relay`, `/relay/<i>`) in place of the relay path that
+## ends `path`; "" when `path` ends in neither.
+static func process_path(path: String, index: int) -> String:
+	var parts := Array(path.split("/", false))
+	var last := "" if parts.is_empty() else str(parts[-1])
+	if (
+		parts.size() >= 2
+		and last.is_valid_int()
+		and str(int(last)) == last
+		and parts[-2] == "relay"
+	):
+		parts.pop_back()
+	if parts.is_empty() or parts[-1] != RELAY_PATH.substr(1):
+		return ""
+	if index != 0:
+		parts.append(str(index))
+	return "/" + "/".join(parts)
+
+
+# `url` (a relay URL with its query) leading to process `index`; "" if its path is not a relay's.
+static func _at_process(url: String, index: int) -> String:
+	var parts := Url.split(url)
+	var path := process_path(parts.path, index)
+	if path.is_empty():
+		return ""
+	parts.path = path
+	return "%s://%s%s" % [parts.scheme, parts.authority, parts.path_and_query()]
 
 
 func _to_string() -> String:
@@ -122,6 +181,9 @@ func _from_relay_url(url: Url) -> void:
 		else:
 			kept.append(pair)
 	var path := url.path if url.path not in ["", "/"] else RELAY_PATH
+	var process_at := process_path(path, 0)
+	if not process_at.is_empty() and process_at != path:
+		process = int(path.get_slice("/", path.get_slice_count("/") - 1))
 	relay_url = "%s://%s%s" % [url.scheme, url.authority, path]
 	if not kept.is_empty():
 		relay_url += "?" + "&".join(kept)

@@ -146,6 +146,7 @@ var _host_deadline_ms := 0
 var _generation := 0  # bumped by _teardown: answers to an older game's requests are ignored
 var _hooks: Array = []  # [signal name, Callable] connected on the client
 var _released: SoireeSession  # the client let go of by _end (the game is ending)
+var _home: SoireeSession  # the client create_* opened, when the room is on another connection
 
 # Members of the game as the relay says: member -> role (this member not included).
 var _roles := {}
@@ -616,12 +617,38 @@ func start_with(session: SoireeSession, new_mode: Mode, new_room: String) -> voi
 	_hook("event_received", _on_event_received)
 	if client.has_signal("connection_failed"):
 		_hook("connection_failed", _on_connection_failed)
+	if client.has_signal("room_elsewhere"):
+		client.connect("room_elsewhere", _on_room_elsewhere)
 	client.join(room_name).completed.connect(_on_joined.bind(_generation))
 
 
 func _hook(sig: String, callable: Callable) -> void:
 	client.connect(sig, callable)
 	_hooks.append([sig, callable])
+
+
+# Another relay process of the party holds the room: the game follows the connection to it
+# (SoireeClient opened it; its member id, its signals and its failures are the game's), before
+# the room's snapshot comes. The client stays, to be closed with the game.
+func _on_room_elsewhere(in_room: String, connection: SoireeSession) -> void:
+	if in_room != room_name or _home != null or client == null:
+		return
+	_home = client
+	_home.disconnect("room_elsewhere", _on_room_elsewhere)
+	var hooks := _hooks.duplicate()
+	_unhook(_home)
+	client = connection
+	for hook: Array in hooks:
+		_hook(hook[0], hook[1])
+	if mode != Mode.HOST and client.is_welcomed():
+		_unique_id = client.member_id + 1
+
+
+func _unhook(session: SoireeSession) -> void:
+	for hook: Array in _hooks:
+		if session.is_connected(hook[0], hook[1]):
+			session.disconnect(hook[0], hook[1])
+	_hooks.clear()
 
 
 # Lets go of the client: its signals, then its connection (a normal close: the relay ends the
@@ -631,11 +658,13 @@ func _release_client() -> void:
 	if old == null or old == _released:
 		return
 	_released = old
-	for hook: Array in _hooks:
-		if old.is_connected(hook[0], hook[1]):
-			old.disconnect(hook[0], hook[1])
-	_hooks.clear()
+	_unhook(old)
+	if old.has_signal("room_elsewhere") and old.is_connected("room_elsewhere", _on_room_elsewhere):
+		old.disconnect("room_elsewhere", _on_room_elsewhere)
 	_generation += 1
+	if _home != null:
+		old = _home  # closing it closes its connections to other relay processes
+		_home = null
 	if old.has_method("close"):
 		old.close()
 		# The client polls its close handshake itself for a moment, then goes.

@@ -46,6 +46,13 @@ func owns(object_id: int) -> bool:
 	return object != null and object.owner != 0 and object.owner == _session.member_id
 
 
+## This client's member id in this room. A room on another relay process of the party is
+## reached over another connection (SoireeClient follows ELSEWHERE), where this client is
+## another member than SoireeSession.member_id says.
+func me() -> int:
+	return _session.member_id
+
+
 func member_name(member_id: int) -> String:
 	return members.get(member_id, {}).get("name", "")
 

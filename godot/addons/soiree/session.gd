@@ -320,6 +320,9 @@ func _on_result(record: Dictionary) -> void:
 		return
 	_pending.erase(request.id)
 	var status: int = record["status"]
+	if request.kind == "join" and status == P.Status.ELSEWHERE:
+		if _join_elsewhere(request, record["value"]):
+			return
 	if request.kind == "join" and status == P.Status.OK:
 		# The room's snapshot follows; the join is complete at its SYNCED.
 		request.value = record["value"]
@@ -330,6 +333,13 @@ func _on_result(record: Dictionary) -> void:
 	if request.kind == "spawn" and status == P.Status.OK:
 		request.object_id = record["value"]
 	_answer(request, status, record["value"])
+
+
+# A join answered ELSEWHERE: another relay process of the party holds the room (PROTOCOL.md
+# §4.1). True when the join went on there (SoireeClient opens a connection to it); a bare
+# session has no other connection and answers the request as it came.
+func _join_elsewhere(_request: SoireeRequest, _process: int) -> bool:
+	return false
 
 
 func _answer(request: SoireeRequest, status: int, value: int, why := "") -> void:

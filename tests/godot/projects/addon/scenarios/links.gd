@@ -95,6 +95,7 @@ func run() -> int:
 		check(not link.is_valid() and link.kind == Link.Kind.INVALID, "%s: accepted" % what)
 		check(case[1] in link.error, "%s: error %s lacks %s" % [what, link.error, case[1]])
 	_check_invites()
+	_check_processes()
 	print("links: %d good, %d bad" % [GOOD.size(), BAD.size()])
 	return finish()
 
@@ -149,4 +150,62 @@ func _check_invites() -> void:
 	var with_ticket := Link.parse("ws://h:1/relay?token=t")
 	check_equal(
 		with_ticket.connect_url("k", false), "ws://h:1/relay?token=t&ticket=k", "query kept"
+	)
+
+
+# The same link to another relay process of the party: `/relay/<i>`, credentials kept, a
+# Sandstorm token in the path before it.
+func _check_processes() -> void:
+	var key := Link.parse("https://api-0123abcd.sandstorm.example#tok_EN-1")
+	var one := key.for_process(1)
+	check_equal(one.kind, Link.Kind.SANDSTORM, "a webkey to process 1: still a webkey")
+	check_equal(one.process, 1, "its process")
+	check_equal(one.relay_url, "wss://api-0123abcd.sandstorm.example/relay/1", "its relay URL")
+	check_equal(
+		one.connect_url("", true),
+		"wss://api-0123abcd.sandstorm.example/.sandstorm-token/tok_EN-1/relay/1",
+		"the token in the path, the process after it"
+	)
+	check_equal(
+		one.connect_url("", false), "wss://api-0123abcd.sandstorm.example/relay/1", "desktop"
+	)
+	check_equal(
+		one.handshake_headers(false),
+		PackedStringArray(["Authorization: Bearer tok_EN-1"]),
+		"desktop: the token in the header"
+	)
+	check_equal(
+		one.for_process(0).connect_url("", true),
+		"wss://api-0123abcd.sandstorm.example/.sandstorm-token/tok_EN-1/relay",
+		"back to process 0"
+	)
+	var relay := Link.parse("ws://127.0.0.1:9000/relay?ticket=abc&room=garden")
+	check_equal(relay.process, 0, "a relay URL at /relay: process 0")
+	check_equal(
+		relay.for_process(2).connect_url("", false),
+		"ws://127.0.0.1:9000/relay/2?ticket=abc",
+		"a relay URL to process 2: its ticket kept, its room not"
+	)
+	var listed := Link.parse("ws://h:1/relay/1?ticket=t&room=attic")
+	check_equal(listed.process, 1, "a shard list's room URL names its process")
+	check_equal(listed.relay_url, "ws://h:1/relay/1?ticket=t", "and keeps its path")
+	check_equal(listed.for_process(0).relay_url, "ws://h:1/relay?ticket=t", "its process 0")
+	check_equal(listed.for_process(3).relay_url, "ws://h:1/relay/3?ticket=t", "its process 3")
+	check_equal(
+		Link.parse("wss://party.example/games/relay").for_process(1).relay_url,
+		"wss://party.example/games/relay/1",
+		"a relay behind a path prefix"
+	)
+	check(Link.parse("ws://h:1/custom").for_process(1) == null, "a path that is no relay's")
+	check_equal(Link.process_path("/relay/01", 1), "", "/relay/01 is not a process path")
+	check_equal(Link.process_path("/relay/", 2), "/relay/2", "a trailing slash")
+	var invite := Link.parse("http://127.0.0.1:8000/invite/AbC-_12").for_process(1)
+	check_equal(invite.kind, Link.Kind.INVITE, "an invite to process 1")
+	check_equal(invite.invite_code, "AbC-_12", "its code")
+	check_equal(invite.with_relay("/relay"), "ws://127.0.0.1:8000/relay/1", "the API's relay")
+	check_equal(
+		invite.with_relay("ws://10.0.0.2:8002/relay"), "ws://10.0.0.2:8002/relay/1", "absolute"
+	)
+	check_equal(
+		invite.connect_url("k", false), "ws://10.0.0.2:8002/relay/1?ticket=k", "with its ticket"
 	)

@@ -330,6 +330,12 @@ func _leaving_and_errors() -> void:
 	session.receive(relay.record(P.LEFT, {"room": 4, "reason": 0}))
 	check(leave.is_ok() and session.room("lobby") == null and lobby.handle == 0, "left")
 	check_equal(_names(), ["goodbye_received", "request_answered", "room_left"], "leaving")
+	# A bare session has no other connection: a join answered ELSEWHERE completes with it.
+	var attic := session.join("attic")
+	relay.sent(session)
+	session.receive(relay.result(attic.id, P.Status.ELSEWHERE, 1))
+	check(attic.status == P.Status.ELSEWHERE and attic.value == 1, "ELSEWHERE: %s" % attic)
+	check(session.room("attic") == null, "no room for a join answered ELSEWHERE")
 
 
 func _message_size() -> void:
