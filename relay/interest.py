@@ -5,8 +5,8 @@ Chebyshev distance, in cells, between the member's focus cell and the object's c
 is sent on ticks that are multiples of its period, and then carries the newest state of every
 object in that tier that changed during the period, so the latest value always arrives.
 
-Everything here is per room and shared by all members: one history of the last ticks' states,
-and per-tick windows computed once. A window is kept in *rows* of cells (same x and y, sorted
+Everything here is per room and shared by all members: each object's newest state and the tick
+it came in, and per-tick windows computed once. A window is kept in *rows* of cells (same x and y, sorted
 by z), so what a focus gets from a tier is a few *segments* of rows (a run of cells along z):
 whole rows farther than the tier's inner bound, and for the rows within it the two runs on
 either side of the inner box. A segment's records, and the frames built from them, are shared
@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from relay.protocol import Position
 
@@ -51,7 +50,15 @@ class Interest:
             for t in range(len(tiers))
         ]
         self.current: TickStates = {}
-        self.history: deque[TickStates] = deque(maxlen=max(self.periods) - 1 or 1)
+        # every object's newest state and the tick it came in (counted by end_tick): a window of
+        # the last p ticks is one pass over it, not a merge of p ticks' dictionaries
+        self.latest: dict[int, tuple[int, Cell, bytes]] = {}
+        self._now = 0
+        # the tier of each Chebyshev distance up to the last tier's inner bound (beyond: the last)
+        self._tier_at = [
+            next(t for t, bound in enumerate(self.bounds) if d <= bound)
+            for d in range(self._ranges[-1][0] + 1)
+        ]
         self._windows: dict[int, Rows] | None = None
         self._longest: Rows | None = None  # the longest window, for what a moved focus is owed
         self._tick = 0
@@ -80,13 +87,13 @@ class Interest:
 
     def record(self, obj: int, cell: Cell, state_record: bytes) -> None:
         self.current[obj] = (cell, state_record)
+        self.latest[obj] = (self._now, cell, state_record)
 
     def discard(self, obj: int) -> bool:
         """Forget an object's pending states (it changed owner or was despawned)."""
-        found = self.current.pop(obj, None) is not None
-        for past in self.history:
-            if past.pop(obj, None) is not None:
-                found = True
+        self.current.pop(obj, None)
+        last = self.latest.pop(obj, None)
+        found = last is not None and last[0] > self._now - max(self.periods)
         if found:
             self._forget_windows()
         return found
@@ -97,12 +104,12 @@ class Interest:
         self._segments.clear()
         self._frames.clear()
 
-    def _merged(self, ticks: int) -> TickStates:
-        merged: TickStates = {}
-        past = list(self.history)[-(ticks - 1) :] if ticks > 1 else []
-        for states in [*past, self.current]:
-            merged.update(states)
-        return merged
+    def _window(self, ticks: int) -> Rows:
+        """The newest state of every object that changed in the last ``ticks`` ticks, in rows."""
+        if ticks == 1:
+            return self._rows(self.current.values())
+        since = self._now - ticks + 1
+        return self._rows((cell, rec) for at, cell, rec in self.latest.values() if at >= since)
 
     def windows(self, tick: int) -> dict[int, Rows]:
         """For each tier due at ``tick``: its window's latest states, in rows of cells."""
@@ -113,14 +120,14 @@ class Interest:
         for t, period in enumerate(self.periods):
             if tick % period:
                 continue
-            result[t] = self._rows(self._merged(period))
+            result[t] = self._window(period)
         self._windows, self._tick = result, tick
         return result
 
     @staticmethod
-    def _rows(states: TickStates) -> Rows:
+    def _rows(states: Iterable[tuple[Cell, bytes]]) -> Rows:
         by_cell: dict[Cell, list[bytes]] = {}
-        for cell, rec in states.values():
+        for cell, rec in states:
             recs = by_cell.get(cell)
             if recs is None:
                 by_cell[cell] = [rec]
@@ -212,11 +219,12 @@ class Interest:
         if old is None:  # nothing was deferred
             return []
         if self._longest is None:
-            self._longest = self._rows(self._merged(max(self.periods)))
+            self._longest = self._window(max(self.periods))
         rows = self._longest
         reach = self._ranges[-1][0]
-        bounds = self.bounds[:-1]
-        last = len(bounds)
+        tier_at = self._tier_at
+        span = len(tier_at)
+        last = len(self.bounds) - 1
         ox, oy, oz = old
         moved = new is not None
         nx, ny, nz = new if new is not None else old
@@ -232,12 +240,12 @@ class Interest:
             for i in range(bisect.bisect_left(zs, lo), bisect.bisect_right(zs, hi)):
                 z = zs[i]
                 d = max(old_xy, abs(z - oz))
-                was = next((t for t, bound in enumerate(bounds) if d <= bound), last)
+                was = tier_at[d] if d < span else last
                 if not was:
                     continue
                 if moved:
                     d = max(new_xy, abs(z - nz))
-                    now = next((t for t, bound in enumerate(bounds) if d <= bound), last)
+                    now = tier_at[d] if d < span else last
                 else:
                     now = 0  # no focus: everything is near
                 if was != now:
@@ -245,6 +253,11 @@ class Interest:
         return out
 
     def end_tick(self) -> None:
-        self.history.append(self.current)
         self.current = {}
+        self._now += 1
         self._forget_windows()
+        if not self._now % max(self.periods):  # drop the states no window reaches any more
+            since = self._now - max(self.periods)
+            latest = self.latest
+            for obj in [obj for obj, (at, _, _) in latest.items() if at <= since]:
+                del latest[obj]
