@@ -907,8 +907,6 @@ class Room:
         if m.owing:
             out.extend(self.interest.owed(m.owed_from, m.focus_cell))
             m.owing = False
-        if m.focus_cell is not None:
-            out.extend(self.interest.due(self.tick_no, m.focus_cell))
         return out
 
     def _records_alone(self, sid: int) -> list[bytes]:
@@ -1011,16 +1009,29 @@ class Room:
         return frames
 
     def _frames_of(self, m: Member, shared: list[int], plan: _PacketPlan | None) -> tuple[list[bytes], int]:
-        """The frames of a member whose records differ from the common ones this tick."""
+        """The frames of a member whose records differ from the common ones this tick; for a
+        focused member, followed by its tiers' states in the frames shared by its focus cell."""
         sid = m.session.id
         conn = m.session.conn
         if plan is None or sid not in plan.involved:
-            return self._frames(self._records_for(m, shared, []))
-        backed_up = conn is not None and conn.queued_bytes > self.settings.unreliable_backlog
-        plain = not (m.start or m.owing or sid in self._targeted or sid in self._excluded)
-        if plain and not backed_up and m.focus_cell is None and plan.peers is not None and sid in plan.peers:
-            return self._planned_frames(plan, sid, shared)
-        return self._frames(self._records_for(m, shared, self._packets_for(sid, backed_up)))
+            frames = self._frames(self._records_for(m, shared, []))
+        else:
+            backed_up = conn is not None and conn.queued_bytes > self.settings.unreliable_backlog
+            plain = not (m.start or m.owing or sid in self._targeted or sid in self._excluded)
+            if (
+                plain
+                and not backed_up
+                and m.focus_cell is None
+                and plan.peers is not None
+                and sid in plan.peers
+            ):
+                return self._planned_frames(plan, sid, shared)
+            frames = self._frames(self._records_for(m, shared, self._packets_for(sid, backed_up)))
+        if m.focus_cell is not None:
+            due, size = self.interest.due_frames(self.tick_no, m.focus_cell, self._frames)
+            if size:
+                frames = (frames[0] + due, frames[1] + size)
+        return frames
 
     def flush(self) -> None:
         """Hand this tick's records to the members' sessions."""
