@@ -402,11 +402,17 @@ class RelayCore:
         packet is never dropped). Either way the shortfall counts towards closing with 4005."""
         s = self.settings
         elapsed = now - conn.tokens_at
-        conn.tokens_at = now
-        conn.tokens = min(float(s.burst), conn.tokens + elapsed * s.rate)
-        conn.strikes = max(0.0, conn.strikes - elapsed * s.rate / 2)
-        if conn.tokens >= cost:
-            conn.tokens -= cost
+        if elapsed:  # several records of one message come at the same time: nothing to refill
+            conn.tokens_at = now
+            refill = elapsed * s.rate
+            tokens = conn.tokens + refill
+            conn.tokens = tokens if tokens < s.burst else float(s.burst)
+            if conn.strikes:
+                strikes = conn.strikes - refill / 2
+                conn.strikes = strikes if strikes > 0 else 0.0
+        tokens = conn.tokens
+        if tokens >= cost:
+            conn.tokens = tokens - cost
             return True
         if owe:
             conn.tokens -= cost

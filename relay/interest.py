@@ -65,6 +65,11 @@ class Interest:
         self._segments: dict[Segment, list[bytes]] = {}
         self._frames: dict[Segment, Frames] = {}
         self._tiers: dict[tuple[Cell, Cell], int] = {}
+        # which rows each due tier's window occupies this tick, as an id of that set of rows, and
+        # each (tier, rows id, focus)'s segments
+        self._shape: dict[int, int] = {}
+        self._shapes: dict[frozenset[tuple[int, int]], int] = {}
+        self._plans: dict[tuple[int, int, Cell], list[Segment]] = {}
 
     def cell_of(self, pos: Position | None) -> Cell | None:
         if pos is None:
@@ -117,10 +122,16 @@ class Interest:
             return self._windows
         self._forget_windows()
         result: dict[int, Rows] = {}
+        shapes = self._shapes
+        if len(shapes) > 10_000:  # the row sets of a world come back tick after tick
+            shapes.clear()
+            self._plans.clear()
         for t, period in enumerate(self.periods):
             if tick % period:
                 continue
-            result[t] = self._window(period)
+            rows = result[t] = self._window(period)
+            occupied = frozenset(rows)
+            self._shape[t] = shapes.setdefault(occupied, len(shapes))
         self._windows, self._tick = result, tick
         return result
 
@@ -149,30 +160,44 @@ class Interest:
 
     def _due_segments(self, tick: int, focus: Cell) -> list[Segment]:
         """The segments a member focused on ``focus`` gets at ``tick``, tier by tier."""
+        out: list[Segment] = []
+        plans, shape = self._plans, self._shape
+        for t, rows in self.windows(tick).items():
+            key = (t, shape[t], focus)
+            plan = plans.get(key)
+            if plan is None:
+                if len(plans) > 100_000:
+                    plans.clear()
+                plan = plans[key] = self._plan(t, rows, focus)
+            out += plan
+        return out
+
+    def _plan(self, t: int, rows: Rows, focus: Cell) -> list[Segment]:
+        """The segments of tier ``t`` a focus gets: they depend only on the focus and which rows
+        are occupied, so they are kept for as long as the same rows are (from tick to tick)."""
         fx, fy, fz = focus
         out: list[Segment] = []
-        for t, rows in self.windows(tick).items():
-            inner, outer = self._ranges[t]
-            if outer < _FAR and (2 * outer + 1) ** 2 < len(rows):  # fewer rows in the box than occupied
-                keys: list[tuple[int, int]] = [
-                    (x, y)
-                    for x in range(fx - outer, fx + outer + 1)
-                    for y in range(fy - outer, fy + outer + 1)
-                    if (x, y) in rows
-                ]
-            else:
-                keys = list(rows)
-            # the whole row for the last tier: one key whatever the focus, so shared by all
-            lo, hi = (fz - outer, fz + outer) if outer < _FAR else (-_FAR, _FAR)
-            for x, y in keys:
-                across = max(abs(x - fx), abs(y - fy))
-                if across > outer:
-                    continue
-                if across > inner:  # every cell within the outer bound along z
-                    out.append((t, x, y, lo, hi))
-                else:  # the runs on either side of the inner box
-                    out.append((t, x, y, lo, fz - inner - 1))
-                    out.append((t, x, y, fz + inner + 1, hi))
+        inner, outer = self._ranges[t]
+        if outer < _FAR and (2 * outer + 1) ** 2 < len(rows):  # fewer rows in the box than occupied
+            keys: list[tuple[int, int]] = [
+                (x, y)
+                for x in range(fx - outer, fx + outer + 1)
+                for y in range(fy - outer, fy + outer + 1)
+                if (x, y) in rows
+            ]
+        else:
+            keys = list(rows)
+        # the whole row for the last tier: one key whatever the focus, so shared by all
+        lo, hi = (fz - outer, fz + outer) if outer < _FAR else (-_FAR, _FAR)
+        for x, y in keys:
+            across = max(abs(x - fx), abs(y - fy))
+            if across > outer:
+                continue
+            if across > inner:  # every cell within the outer bound along z
+                out.append((t, x, y, lo, hi))
+            else:  # the runs on either side of the inner box
+                out.append((t, x, y, lo, fz - inner - 1))
+                out.append((t, x, y, fz + inner + 1, hi))
         return out
 
     def _segment(self, segment: Segment) -> list[bytes]:
