@@ -221,6 +221,7 @@ class RelayCore:
 
     def tick(self, now: float) -> None:
         s = self.settings
+        idle_timeout, ping_interval, lag_high = s.idle_timeout, s.ping_interval, s.lag_high
         for conn in list(self.conns):
             if conn.closing is not None:
                 continue
@@ -229,15 +230,16 @@ class RelayCore:
                 if now - conn.opened_at > s.hello_timeout:
                     self.close(conn, Close.HELLO_EXPECTED, "no HELLO received", now)
                 continue
-            if now - conn.last_recv > s.idle_timeout:
-                self.close(conn, Close.IDLE, f"nothing received for {s.idle_timeout:g} s", now)
+            if now - conn.last_recv > idle_timeout:
+                self.close(conn, Close.IDLE, f"nothing received for {idle_timeout:g} s", now)
                 continue
-            if now - conn.pinged_at >= s.ping_interval:
+            if now - conn.pinged_at >= ping_interval:
                 conn.pinged_at = now
                 conn.ping_nonce = (conn.ping_nonce + 1) & 0xFFFFFFFF
                 conn.ping_sent_at = now
                 self._send(conn, ServerPing(conn.ping_nonce, self._wall_ms()).encode())
-            self._check_lag(conn, session, now)
+            if conn.lagging_since is not None or conn.queued_bytes > lag_high:  # else nothing to check
+                self._check_lag(conn, session, now)
         for session in [x for x in self.sessions.values() if x.conn is None and x.grace_deadline <= now]:
             self._end_session(session, LeaveReason.DISCONNECTED, now)
         for room in list(self.rooms.values()):
