@@ -70,6 +70,7 @@ PACKETS = 1 << 32  # a target beyond every member id: the receivers its entry in
 # delivery.
 Audience = tuple[frozenset[int], frozenset[int] | None]
 _NOBODY: frozenset[int] = frozenset()
+_PERSISTENT = Lifetime.PERSISTENT  # read on every update: an enum member from the class costs ~0.1 µs
 
 # What identifies an unreliable packet that a newer one replaces: sender, lane, channel, flags
 # and targets as sent.
@@ -551,7 +552,7 @@ class Room:
             self._refuse(session, oid, obj.epoch, Status.STALE_EPOCH)
         elif len(body) - state_off > self.settings.max_state:
             self._refuse(session, oid, obj.epoch, Status.TOO_LARGE)
-        elif obj.lifetime == Lifetime.PERSISTENT and not self._saved_resize(obj, len(body) - state_off):
+        elif obj.lifetime == _PERSISTENT and not self._saved_resize(obj, len(body) - state_off):
             self._refuse(session, oid, obj.epoch, Status.QUOTA)
         else:
             self.updates += 1
