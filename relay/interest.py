@@ -122,7 +122,7 @@ class Interest:
             return self._windows
         self._forget_windows()
         result: dict[int, Rows] = {}
-        shapes = self._shapes
+        shapes, longest = self._shapes, max(self.periods)
         if len(shapes) > 10_000:  # the row sets of a world come back tick after tick
             shapes.clear()
             self._plans.clear()
@@ -130,6 +130,8 @@ class Interest:
             if tick % period:
                 continue
             rows = result[t] = self._window(period)
+            if period == longest:  # the window a moved focus's debts come from, too
+                self._longest = rows
             occupied = frozenset(rows)
             self._shape[t] = shapes.setdefault(occupied, len(shapes))
         self._windows, self._tick = result, tick
