@@ -123,7 +123,7 @@ class Interest:
         self._forget_windows()
         result: dict[int, Rows] = {}
         shapes, longest = self._shapes, max(self.periods)
-        if len(shapes) > 10_000:  # the row sets of a world come back tick after tick
+        if len(shapes) > 1_000:  # the row sets of a world come back tick after tick
             shapes.clear()
             self._plans.clear()
         for t, period in enumerate(self.periods):
@@ -168,7 +168,7 @@ class Interest:
             key = (t, shape[t], focus)
             plan = plans.get(key)
             if plan is None:
-                if len(plans) > 100_000:
+                if len(plans) > 20_000:  # a few MB at most; a world of 2,000 avatars uses ~1,100
                     plans.clear()
                 plan = plans[key] = self._plan(t, rows, focus)
             out += plan
