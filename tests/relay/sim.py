@@ -125,6 +125,11 @@ class SimClient:
         self.conn.take_outbox()  # the writer holds it
         self._stuck += nbytes
 
+    @property
+    def stuck(self) -> int:
+        """The bytes a stalled socket holds unwritten."""
+        return self._stuck
+
     def unstall(self) -> None:
         """The socket wrote what it held."""
         self.conn.sent(self._stuck)

@@ -379,6 +379,46 @@ def test_a_game_peer_that_lags_is_closed_with_4004_instead_of_resynced() -> None
     assert outsider.goodbye() == Goodbye(Close.TOO_SLOW, "a game peer could not keep up")
 
 
+def test_a_member_that_gives_up_its_role_after_a_packet_gets_it_unless_behind() -> None:
+    """PROTOCOL.md §15.6: a reliable packet is delivered or its receiver leaves the game first."""
+    sim = Sim(lag_high=50_000, lag_low=10_000)
+    a, b, c = sim.player("a"), sim.player("b"), sim.player("c")
+    for x in (a, b, c):
+        x.read()
+    # keeping up: the packet, then its own GAME_PEER(0), in the order the relay processed them
+    send(a, b"rpc 1")
+    b.send(Game(b.req(), ROOM, GameRole.NONE))
+    sim.tick()
+    assert [r for r in b.read() if isinstance(r, PacketFrom | GamePeer)] == [
+        PacketFrom(ROOM, a.member, PACKET_RELIABLE, 0, b"rpc 1"),
+        GamePeer(ROOM, b.member, GameRole.NONE),
+    ]
+    # behind as the tick goes out: outside the game by then, so resynced without it, not closed
+    send(a, b"rpc 2")
+    c.send(Game(c.req(), ROOM, GameRole.NONE))
+    c.stall(60_000)
+    sim.tick()
+    assert GamePeer(ROOM, c.member, GameRole.NONE) in a.read()  # the sender sees it leave the game
+    assert c.conn.lagging and c.conn.closing is None
+    c.unstall()
+    sim.tick()
+    got = c.read()
+    assert isinstance(got[0], Snapshot) and any(isinstance(r, Synced) for r in got)
+    assert [p.payload for p in c.of(PacketFrom)] == [b"rpc 1"]
+    assert c.views[ROOM].game_roles == {a.member: GameRole.PEER} and c.views[ROOM].anomalies == []
+    assert c.goodbye() is None
+    # giving up the role and taking it again in that tick keeps it in the game: closed if behind
+    assert b.call(Game, ROOM, GameRole.PEER).status == Status.OK
+    a.read()
+    send(a, b"rpc 3")
+    b.send(Game(b.req(), ROOM, GameRole.NONE), Game(b.req(), ROOM, GameRole.PEER))
+    b.stall(60_000)
+    sim.tick()
+    b.read()
+    assert b.goodbye() == Goodbye(Close.TOO_SLOW, "a game peer could not keep up")
+    assert GamePeer(ROOM, b.member, GameRole.NONE) in a.read()
+
+
 def test_the_packets_of_one_message_cost_one_unit_plus_one_per_kib_of_payload() -> None:
     sim = Sim()
     a, b = sim.player("a"), sim.player("b")
