@@ -280,7 +280,11 @@ async def test_traffic_and_health_panels_show_the_running_party(party: Standalon
                 what="the chart to show incoming data",
             )
             assert "Data per second, last 5 minutes" in label
-            assert await page.evaluate(text_of("#rate-messages-in")) != "0/s"
+            # The rates come with the next sample, which may be a poll after the chart's.
+            rate = text_of("#rate-messages-in")
+            await page.wait_for(
+                f"(() => {{ const t = {rate}; return !!t && t !== '0/s'; }})()", what="a message rate"
+            )
             await screenshot(page, "standalone-dashboard-traffic")
 
             # For screen readers: landmarks, and a name for every control and every drawn object.
