@@ -16,9 +16,10 @@ extends Node3D
 ## from a character the host had spawned could reach the newcomer before the host's spawn did.
 ## When a player leaves, Godot removes what their spawner spawned, on every peer.
 ##
-## Scripted runs (main.gd passes `steps=` on): players:<n>, walk:<x>:<z>, sees:<name>:<x>:<z>,
-## gone:<name>, say:<words>, heard:<words>, grab, ball:<name>, ballnear:<x>:<z>, ended,
-## wait:<seconds>, quit.
+## Scripted runs (main.gd passes `steps=` on): players:<n>[:<seconds>], walk:<x>:<z>,
+## sees:<name>:<x>:<z>, gone:<name>, say:<words>, heard:<words>, grab, ball:<name>,
+## ballnear:<x>:<z>, ended, wait:<seconds>, quit. A step fails after STEP_TIMEOUT, or players
+## after its <seconds> when given (the other engines may still be starting).
 
 const PLAYER := preload("res://demo/multiplayer/player.tscn")
 const Player := preload("res://demo/multiplayer/player.gd")
@@ -317,9 +318,12 @@ func _step(parts: PackedStringArray) -> bool:
 	):
 		return false
 	var condition := Callable()
+	var seconds := STEP_TIMEOUT
 	match parts[0]:
 		"players":
-			condition = func() -> bool: return players.get_child_count() == int(rest)
+			if parts.size() > 2:
+				seconds = float(parts[2])
+			condition = func() -> bool: return players.get_child_count() == int(parts[1])
 		"walk":
 			me.walk_target = Vector3(float(parts[1]), 0.0, float(parts[2]))
 			condition = func() -> bool: return me.walk_target == null
@@ -358,7 +362,7 @@ func _step(parts: PackedStringArray) -> bool:
 			return true
 		_:
 			return false
-	return await _wait_for(condition)
+	return await _wait_for(condition, seconds)
 
 
 # Walks next to the ball, asks for it, and waits until this peer is its authority.
@@ -376,8 +380,8 @@ func _grab() -> bool:
 	return request.is_ok() and await _wait_for(func() -> bool: return ball.is_carried_by(me))
 
 
-func _wait_for(condition: Callable) -> bool:
-	var deadline := Time.get_ticks_msec() + int(STEP_TIMEOUT * 1000)
+func _wait_for(condition: Callable, seconds := STEP_TIMEOUT) -> bool:
+	var deadline := Time.get_ticks_msec() + int(seconds * 1000)
 	while not condition.call():
 		if Time.get_ticks_msec() > deadline:
 			return false
