@@ -9,7 +9,8 @@ extends Node
 ##
 ## Command-line arguments (after `--`) fill the form and join at once, for scripted runs:
 ## link=<link> name=<name> portal=<link> room=<room> ask=grant|deny steps=<step>,<step>,...
-## Steps: see:<name>, gone:<name>, heard:<words>, ball, lamp, portal, wait:<seconds>, quit.
+## Steps: see:<name>[:<seconds>], gone:<name>, heard:<words>, ball, lamp, portal,
+## wait:<seconds>, quit.
 ## With play=host|join|mesh the second scene starts instead (its own steps: game.gd).
 
 const P := preload("res://addons/soiree/protocol.gd")
@@ -235,9 +236,10 @@ func _step(step: String) -> bool:
 	var parts := step.split(":")
 	var ok := false
 	match parts[0]:
-		"see":
+		"see":  # an optional deadline: the other player may still be starting
 			ok = await _wait_for(
-				func() -> bool: return world.find_thing("avatar", parts[1]) != null
+				func() -> bool: return world.find_thing("avatar", parts[1]) != null,
+				float(parts[2]) if parts.size() > 2 else STEP_TIMEOUT
 			)
 		"gone":
 			ok = await _wait_for(
@@ -280,8 +282,8 @@ func _carry(kind: String) -> bool:
 	return true
 
 
-func _wait_for(condition: Callable) -> bool:
-	var deadline := Time.get_ticks_msec() + int(STEP_TIMEOUT * 1000)
+func _wait_for(condition: Callable, seconds: float = STEP_TIMEOUT) -> bool:
+	var deadline := Time.get_ticks_msec() + int(seconds * 1000)
 	while not condition.call():
 		if Time.get_ticks_msec() > deadline:
 			return false

@@ -51,8 +51,9 @@ async def test_two_players_ball_lamp_and_portal(tmp_path: Path) -> None:
                 f"portal={party_b.url('Ada')}",
                 "name=Ada",
                 "ask=grant",
-                "steps=see:Bo,heard:asked for the lamp,portal,quit",
+                "steps=see:Bo:120,heard:asked for the lamp,portal,quit",  # Bo's engine starts after hers
             ],
+            timeout=240,
         )
         focuses: dict[str, object] = {}
 
