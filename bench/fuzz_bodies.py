@@ -27,7 +27,9 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,19 +176,15 @@ def executable_lines(path: Path, parts: tuple[str, ...] | None) -> set[int]:
     return lines
 
 
-def replay_coverage() -> dict[str, Any]:
-    """Lines of each parser the kept corpus reaches, by replaying it once under a tracer."""
-    logging.disable(logging.CRITICAL)
-    import python_multipart.multipart
-    from uro_shim import forms, multipart
-
-    from common import bodies
-    from tests.uro_shim.bodies_harness import exercise
-
-    files = {
-        Path(inspect.getfile(m)).resolve(): m.__name__
-        for m in (bodies, forms, multipart, python_multipart.multipart)
-    }
+def lines_reached(
+    modules: Iterable[ModuleType],
+    corpus_dir: Path,
+    exercise: Callable[[bytes], object],
+    parts: Mapping[str, tuple[str, ...] | None] | None = None,
+) -> dict[str, Any]:
+    """Lines of each module that a kept corpus reaches, by replaying it once under a tracer
+    (``parts``: per module, the functions whose lines count; all of them when absent)."""
+    files = {Path(inspect.getfile(m)).resolve(): m.__name__ for m in modules}
     hit: dict[Path, set[int]] = {path: set() for path in files}
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
@@ -197,7 +195,7 @@ def replay_coverage() -> dict[str, Any]:
             hit[path].add(frame.f_lineno)
         return tracer
 
-    corpus = sorted((OUT / "corpus").iterdir())
+    corpus = sorted(corpus_dir.iterdir())
     sys.settrace(tracer)
     try:
         for item in corpus:
@@ -207,7 +205,7 @@ def replay_coverage() -> dict[str, Any]:
         sys.settrace(None)
     report: dict[str, Any] = {"corpus_inputs": len(corpus), "files": {}}
     for path, name in files.items():
-        lines = executable_lines(path, USED_PARTS.get(name))
+        lines = executable_lines(path, (parts or {}).get(name))
         covered = hit[path] & lines
         report["files"][name] = {
             "lines": len(lines),
@@ -215,6 +213,20 @@ def replay_coverage() -> dict[str, Any]:
             "percent": round(100 * len(covered) / len(lines), 1),
         }
     return report
+
+
+def replay_coverage() -> dict[str, Any]:
+    """Lines of each parser the kept corpus reaches."""
+    logging.disable(logging.CRITICAL)
+    import python_multipart.multipart
+    from uro_shim import forms, multipart
+
+    from common import bodies
+    from tests.uro_shim.bodies_harness import exercise
+
+    return lines_reached(
+        (bodies, forms, multipart, python_multipart.multipart), OUT / "corpus", exercise, USED_PARTS
+    )
 
 
 def summary(log: str) -> dict[str, str]:

@@ -23,8 +23,6 @@ module's lines the campaign reached. Everything lands in ``bench/results/raw/fuz
 from __future__ import annotations
 
 import argparse
-import contextlib
-import inspect
 import json
 import logging
 import subprocess
@@ -33,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.fuzz_bodies import _escape, executable_lines, summary
+from bench.fuzz_bodies import _escape, lines_reached, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "raw"
@@ -120,43 +118,15 @@ def worker(args: argparse.Namespace, out: Path) -> None:
 
 
 def replay_coverage(out: Path, target: str) -> dict[str, Any]:
-    """Lines of each relay module the kept corpus reaches, by replaying it once under a tracer."""
+    """Lines of each relay module the kept corpus reaches."""
     logging.disable(logging.CRITICAL)
     import importlib
 
     from tests.relay.fuzz_harness import exercise
 
-    modules = [importlib.import_module(m) for m in MODULES]
-    files = {Path(inspect.getfile(m)).resolve(): m.__name__ for m in modules}
-    hit: dict[Path, set[int]] = {path: set() for path in files}
-
-    def tracer(frame: Any, event: str, arg: Any) -> Any:
-        path = Path(frame.f_code.co_filename)
-        if path not in hit:
-            return None
-        if event == "line":
-            hit[path].add(frame.f_lineno)
-        return tracer
-
-    corpus = sorted((out / "corpus").iterdir())
     selector = bytes([TARGETS[target]])
-    sys.settrace(tracer)
-    try:
-        for item in corpus:
-            with contextlib.suppress(Exception):  # a finding: the campaign itself reports it
-                exercise(selector + item.read_bytes())
-    finally:
-        sys.settrace(None)
-    report: dict[str, Any] = {"corpus_inputs": len(corpus), "files": {}}
-    for path, name in files.items():
-        lines = executable_lines(path, None)
-        covered = hit[path] & lines
-        report["files"][name] = {
-            "lines": len(lines),
-            "covered": len(covered),
-            "percent": round(100 * len(covered) / len(lines), 1),
-        }
-    return report
+    modules = [importlib.import_module(m) for m in MODULES]
+    return lines_reached(modules, out / "corpus", lambda data: exercise(selector + data))
 
 
 def main() -> int:
