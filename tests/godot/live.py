@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import trio
 
-from common.config import Config, stack_ports
+from common.config import RELAY_PATH, URO_API, Config, stack_ports
 from common.identity import PERM_PLAY, Identity
 from common.placement import place, relay_path
 from common.secretfiles import HOST_KEY, TICKET_KEY, load_secret, mint_ticket
@@ -241,11 +241,17 @@ http://:{front} {{
 		output file {log}
 		format json
 	}}
-	reverse_proxy /api/v1/* 127.0.0.1:{api}
-	reverse_proxy /uploads/* 127.0.0.1:{api}
-	reverse_proxy /relay 127.0.0.1:{relay}
-}}
+{routes}}}
 """
+
+
+def party_routes(api: str | int, relay: int) -> str:
+    """The front door's routes of a party with one relay: the API, its uploads, the relay."""
+    return (
+        f"\treverse_proxy {URO_API}/* 127.0.0.1:{api}\n"
+        f"\treverse_proxy /uploads/* 127.0.0.1:{api}\n"
+        f"\treverse_proxy {RELAY_PATH} 127.0.0.1:{relay}\n"
+    )
 
 
 @dataclass
@@ -309,9 +315,8 @@ def standalone_party(var: Path, database_url: str, relays: int = 1) -> Iterator[
             relay, front_port = processes.relays[0], processes.front_port
         else:
             relay, front_port = stack.enter_context(live_relay(var)), free_port()
-            config = CADDYFILE.format(
-                front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
-            )
+            routes = party_routes(env["SOIREE_API_PORT"], relay.port)
+            config = CADDYFILE.format(front=front_port, routes=routes, log=var / "access.log")
             stack.enter_context(caddy(var, config))
         try:
             api.start()
@@ -406,9 +411,8 @@ def sandstorm_party(var: Path, database_url: str, relays: int = 1) -> Iterator[S
         env["SOIREE_RELAY_ADMIN_PORT"] = str(relay.admin_port)
         api = UroServer(f"http://127.0.0.1:{env['SOIREE_API_PORT']}", var, env, var / "uro.log")
         front_port = free_port()
-        config = CADDYFILE.format(
-            front=front_port, api=env["SOIREE_API_PORT"], relay=relay.port, log=var / "access.log"
-        )
+        routes = party_routes(env["SOIREE_API_PORT"], relay.port)
+        config = CADDYFILE.format(front=front_port, routes=routes, log=var / "access.log")
         with caddy(var, config):
             bridge = None
             try:
@@ -421,21 +425,6 @@ def sandstorm_party(var: Path, database_url: str, relays: int = 1) -> Iterator[S
                 if bridge is not None:
                     bridge.stop()
                 api.stop()
-
-
-RELAYS_CADDYFILE = """{{
-	admin off
-	auto_https off
-	persist_config off
-}}
-http://:{front} {{
-	bind 127.0.0.1
-	log {{
-		output file {log}
-		format json
-	}}
-{routes}}}
-"""
 
 
 @dataclass
@@ -503,8 +492,8 @@ def relay_processes(
             for index, relay in enumerate(relays)
         )
         if api_port:
-            routes += f"\treverse_proxy /api/v1/* 127.0.0.1:{api_port}\n"
-        config = RELAYS_CADDYFILE.format(front=front, routes=routes, log=var / "access.log")
+            routes += f"\treverse_proxy {URO_API}/* 127.0.0.1:{api_port}\n"
+        config = CADDYFILE.format(front=front, routes=routes, log=var / "access.log")
         stack.enter_context(caddy(var, config))
         wait_for_port(front, timeout=60)
         yield RelayProcesses(front, relays)
