@@ -66,7 +66,7 @@ from relay.protocol import (
 )
 from relay.room import Room
 from relay.view import RoomView
-from tests.relay.sim import Sim, SimClient
+from tests.relay.sim import Sim, SimClient, relay_table
 
 CLIENTS = 4
 LOBBY = 1  # the lobby is the relay's first room: handle 1
@@ -404,9 +404,7 @@ class World:
                 self.sim.tick()
         self.read_all()
         self.check()
-        truth = {
-            o.id: (o.master, o.owner, o.epoch, int(o.rule), o.state) for o in self.lobby.objects.values()
-        }
+        truth = relay_table(self.lobby)
         for c in self.slots:
             if c is not None and c.conn.closing is None and c.member in self.lobby.members:
                 view = c.views.get(LOBBY)

@@ -26,10 +26,16 @@ from relay.protocol import (
     Status,
     decode_server_message,
 )
+from relay.room import Room
 from relay.settings import Settings
 from relay.view import RoomView
 
 WALL_EPOCH = 1_700_000_000.0
+
+
+def relay_table(room: Room) -> dict[int, tuple[int, int, int, int, bytes]]:
+    """The relay's own objects of a room, in the shape of ``RoomView.table()``: what views converge to."""
+    return {o.id: (o.master, o.owner, o.epoch, int(o.rule), o.state) for o in room.objects.values()}
 
 
 def identity(name: str, host: bool = False) -> Identity:

@@ -54,7 +54,7 @@ from relay.protocol import (
     Update,
 )
 from relay.room import Room
-from tests.relay.sim import Sim, SimClient
+from tests.relay.sim import Sim, SimClient, relay_table
 
 CLIENTS = 4
 clients = st.integers(0, CLIENTS - 1)
@@ -232,9 +232,7 @@ class World:
             self.sim.tick()
         self.read_all()
         self.observe()
-        truth = {
-            o.id: (o.master, o.owner, o.epoch, int(o.rule), o.state) for o in self.lobby.objects.values()
-        }
+        truth = relay_table(self.lobby)
         for c in self.slots:
             if c is not None and c.conn.closing is None and c.member in self.lobby.members:
                 assert c.views[self.room].table() == truth
