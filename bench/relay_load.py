@@ -550,13 +550,16 @@ def start_relay(
     if server == "reference":  # bench/reference_relay.py, on the ports the relay would use
         cmd = [*python, "-m", "bench.reference_relay", "--port", str(port + RELAY_OFFSET)]
         cmd += ["--admin-port", str(port + RELAY_ADMIN_OFFSET)]
-    else:
+    else:  # soiree, or soiree@PATH: the relay of another checkout (a before/after run)
         cmd = [*python, "-m", "relay", "--no-database", "--log-level", "WARNING"]
         for setting in settings:
             cmd += ["--set", setting]
+        if "@" in server:
+            tree = server.split("@", 1)[1]
+            env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
     if cpu:
         cmd = ["taskset", "-c", cpu, *cmd]
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, cwd=server.split("@", 1)[1] if "@" in server else None)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -668,7 +671,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--servers",
         default="soiree",
-        help="comma-separated: soiree (python -m relay), reference (bench/reference_relay.py); side by side",
+        help="comma-separated: soiree (python -m relay), soiree@PATH (the relay of the checkout at PATH,"
+        " for before and after), reference (bench/reference_relay.py); side by side",
     )
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the relay ('' for none)")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU for this generator (-1 for none)")

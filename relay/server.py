@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import select
 import socket
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ log = logging.getLogger("relay")
 
 RECEIVE_SIZE = 65536
 CLOSE_WAIT = 2.0  # how long to wait for the client's close frame after sending ours
+READ_BATCH = 256  # sockets read per wakeup of the reading task, before trio runs the others
 
 
 def _dup_socket(stream: trio.abc.Stream) -> socket.socket | None:
@@ -78,6 +80,8 @@ class Wire:
     busy: bool = False  # the writer task is in send_all: direct writes would reorder bytes
     close_sent: bool = False  # our close frame is queued: wait for the client's answer
     answering: bool = False  # the client's close is being answered: flush, then hang up
+    read_end: trio.Event = field(default_factory=trio.Event)  # the reading task is done with it
+    flush: bool = False  # at the read end: a close answer is still to be sent
 
 
 @dataclass
@@ -127,6 +131,8 @@ class RelayServer:
         self.ready = trio.Event()  # set once persistent objects are restored (or given up on)
         self.persister: Persister | None = None
         self.started_at = time.time()
+        self._readable = select.epoll()
+        self._reading: dict[int, Wire] = {}
 
     def holds(self, room: str) -> bool:
         """Whether ``room`` is placed on this process (docs/architecture.md §Several relay
@@ -152,8 +158,10 @@ class RelayServer:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(trio.serve_listeners, self.handle, listeners)
                 nursery.start_soon(self._ticker)
+                nursery.start_soon(self._read_all)
                 task_status.started(port)
         finally:
+            self._readable.close()
             with trio.move_on_after(1.0, shield=True):
                 await self.auth.aclose()
 
@@ -286,7 +294,7 @@ class RelayServer:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._writer, wire, nursery.cancel_scope)
             try:
-                flush = await self._reader(wire, trailing)
+                flush = await self._read(wire, trailing)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 flush = False
             if flush:  # our answer to the client's close is queued: the writer hangs up after it
@@ -297,32 +305,87 @@ class RelayServer:
             else:
                 nursery.cancel_scope.cancel()
 
-    async def _reader(self, wire: Wire, data: bytes | bytearray) -> bool:
-        """Feed the core until the connection ends; True if a close answer still has to be sent."""
-        conn, core = wire.conn, self.core
-        while True:
-            if data:
-                try:
-                    events = wire.frames.feed(data)
-                except FrameError as exc:  # say why, then hang up: nothing more is read
-                    core.close(conn, Close.PROTOCOL_ERROR, f"bad WebSocket frame: {exc}", trio.current_time())
-                    wire.answering = True
-                    return True
-                for opcode, payload in events:
-                    if opcode == OP_BINARY:
-                        core.receive(conn, payload, trio.current_time())
-                    elif opcode == OP_PING:
-                        conn.queue_control(server_frame(OP_PONG, payload))
-                        wire.wake.set()
-                    elif opcode == OP_TEXT:
-                        reason = "text messages are not part of the protocol"
-                        core.close(conn, Close.PROTOCOL_ERROR, reason, trio.current_time())
-                    elif opcode == OP_CLOSE:
-                        return self._closing(wire, payload)
+    async def _read(self, wire: Wire, trailing: bytes) -> bool:
+        """Feed the core until the connection ends; True if a close answer still has to be sent.
+        A socket goes to the reading task; any other stream is read here."""
+        ended = self._feed(wire, trailing, trio.current_time()) if trailing else None
+        self.wake_writers()
+        if wire.raw is None:
+            while ended is None:
+                data = await wire.stream.receive_some(RECEIVE_SIZE)
+                ended = self._feed(wire, data, trio.current_time())
                 self.wake_writers()
-            data = await wire.stream.receive_some(RECEIVE_SIZE)
-            if not data:
-                return False
+            return ended
+        if ended is not None:
+            return ended
+        fd = wire.raw.fileno()
+        self._reading[fd] = wire
+        self._readable.register(fd, select.EPOLLIN)
+        try:
+            await wire.read_end.wait()
+        finally:
+            self._stop_reading(wire)
+        return wire.flush
+
+    def _stop_reading(self, wire: Wire) -> None:
+        assert wire.raw is not None
+        fd = wire.raw.fileno()
+        if self._reading.get(fd) is wire:
+            del self._reading[fd]
+            self._readable.unregister(fd)  # before the dup is closed: epoll keys on the file
+        wire.read_end.set()
+
+    async def _read_all(self) -> None:
+        """The reading task: every socket with data, read once per wakeup, then the writers."""
+        readable, reading = self._readable, self._reading
+        while True:
+            await trio.lowlevel.wait_readable(readable.fileno())
+            now = trio.current_time()
+            for fd, _ in readable.poll(0, READ_BATCH):
+                wire = reading.get(fd)
+                if wire is None or wire.raw is None:
+                    continue
+                try:
+                    data = wire.raw.recv(RECEIVE_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                try:
+                    ended = self._feed(wire, data, now)
+                except Exception:  # a fault with one connection ends that connection only
+                    log.exception("a connection failed; it is closed, the relay serves on")
+                    ended = False
+                if ended is not None:
+                    wire.flush = ended
+                    self._stop_reading(wire)
+            self.wake_writers()
+
+    def _feed(self, wire: Wire, data: bytes | bytearray, now: float) -> bool | None:
+        """Bytes from the client into the core: None while the connection goes on, else whether
+        a close answer still has to be sent. No data means the client hung up. The caller wakes
+        the writers (the reading task once for all it read)."""
+        if not data:
+            return False
+        conn, core = wire.conn, self.core
+        try:
+            events = wire.frames.feed(data)
+        except FrameError as exc:  # say why, then hang up: nothing more is read
+            core.close(conn, Close.PROTOCOL_ERROR, f"bad WebSocket frame: {exc}", now)
+            wire.answering = True
+            return True
+        for opcode, payload in events:
+            if opcode == OP_BINARY:
+                core.receive(conn, payload, now)
+            elif opcode == OP_PING:
+                conn.queue_control(server_frame(OP_PONG, payload))
+                wire.wake.set()
+            elif opcode == OP_TEXT:
+                reason = "text messages are not part of the protocol"
+                core.close(conn, Close.PROTOCOL_ERROR, reason, now)
+            elif opcode == OP_CLOSE:
+                return self._closing(wire, payload)
+        return None
 
     def _closing(self, wire: Wire, payload: bytes) -> bool:
         """A close frame from the client: the answer to ours (done), or its own (answer it)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -46,6 +47,13 @@ class RunningRelay:
             ident = Identity(ident.user_id, ident.name, perms, ident.source)
         key = ticket_key(self.config)
         return mint_ticket(key, ident, ttl=ttl)
+
+    def drop(self, member: int) -> None:
+        """Cut a member's TCP connection without a WebSocket close, as a network failure would."""
+        for conn, wire in list(self.server.wires.items()):
+            if conn.session is not None and conn.session.id == member:
+                assert isinstance(wire.stream, trio.SocketStream)
+                wire.stream.socket.shutdown(socket.SHUT_RDWR)
 
     def tickets(self, name: str) -> Callable[[], Awaitable[str]]:
         """A fresh ticket for every (re)connection, as a real client would fetch."""

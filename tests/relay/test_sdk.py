@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 import trio
 
-from relay.client import Disconnected, RelayClient, RelayError, RoomClient, handoff, open_relay
+from relay.client import Disconnected, RelayError, RoomClient, handoff, open_relay
 from relay.protocol import Join, Lifetime, ObjectInfo, Rule, State, Status, Synced
 from tests.relay.conftest import RunningRelay, StartRelay
 from tests.relay.raw import RawClient
-
-
-async def drop(relay: RunningRelay, client: RelayClient) -> None:
-    """Cut a client's TCP connection without a WebSocket close, as a network failure would."""
-    for conn, wire in list(relay.server.wires.items()):
-        if conn.session is not None and conn.session.id == client.member:
-            await wire.stream.aclose()
 
 
 async def test_spawn_update_and_views_converge(relay: RunningRelay) -> None:
@@ -107,7 +100,7 @@ async def test_ask_with_the_master_away_is_master_absent(start_relay: StartRelay
         rm, rx = await m.join("lobby"), await x.join("lobby")
         oid = await rm.spawn(b"", rule=Rule.ASK, lifetime=Lifetime.PERSISTENT)
         await rx.wait_for(lambda v: oid in v.objects)
-        await drop(relay, m)
+        relay.drop(m.member)
         with trio.fail_after(5):
             while relay.server.core.sessions[m.member].connected:
                 await trio.sleep(0.01)
@@ -176,7 +169,7 @@ async def test_reconnect_inside_the_grace_window_resumes_everything(start_relay:
         avatar = await ra.spawn(b"here", rule=Rule.DENY)
         await rb.wait_for(lambda v: avatar in v.objects)
         member = a.member
-        await drop(relay, a)
+        relay.drop(a.member)
         with trio.fail_after(10):
             while a.resumes == 0:
                 await trio.sleep(0.01)
@@ -196,7 +189,7 @@ async def test_reconnect_after_the_grace_window_starts_over(start_relay: StartRe
             avatar = await ra.spawn(b"here", rule=Rule.DENY)
             await rb.wait_for(lambda v: avatar in v.objects)
             old_member = a.member
-            await drop(relay, a)
+            relay.drop(a.member)
             await rb.wait_for(lambda v: avatar not in v.objects and old_member not in v.members)
             with trio.fail_after(10):
                 while a.member == old_member:
