@@ -1,5 +1,8 @@
 """The health panel's facts: supervised processes, the database, the var directory.
 
+The database is asked at ``SOIREE_DATABASE_URL``, wherever it is: the party's own database program,
+or a server elsewhere when that program does not run (``SOIREE_OWN_DATABASE=0``).
+
 supervisord answers XML-RPC on its unix socket (``run/supervisor.sock``). It reports each
 program's state and pid but no restart count, so restarts are counted from its own log: every
 ``spawned: '<name>'`` line after the latest ``supervisord started`` line is one start, and all
@@ -162,15 +165,20 @@ class Health:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self._sizes: tuple[float, dict[str, int]] | None = None
+        self._sizes: tuple[float, dict[str, int | None]] | None = None
 
-    async def sizes(self) -> dict[str, int]:
+    async def sizes(self) -> dict[str, int | None]:
+        """The var directory's size and the database store's (None: the database is elsewhere)."""
         now = time.monotonic()
         if self._sizes is None or now - self._sizes[0] > SIZE_CACHE_SECONDS:
-            var, store = await asyncio.gather(
-                asyncio.to_thread(disk_usage, self.cfg.var), asyncio.to_thread(disk_usage, self.cfg.db_dir)
-            )
-            self._sizes = (now, {"var": var, "store": store})
+            if self.cfg.own_database:
+                var, store = await asyncio.gather(
+                    asyncio.to_thread(disk_usage, self.cfg.var),
+                    asyncio.to_thread(disk_usage, self.cfg.db_dir),
+                )
+                self._sizes = (now, {"var": var, "store": store})
+            else:
+                self._sizes = (now, {"var": await asyncio.to_thread(disk_usage, self.cfg.var), "store": None})
         return self._sizes[1]
 
     async def processes(self) -> tuple[str, list[dict[str, Any]]]:
@@ -207,7 +215,7 @@ class Health:
             "supervisor": supervisor,
             "processes": processes,
             "parts": {"api": api, "relay": relay, "database": database["state"]},
-            "database": {**database, "store_bytes": sizes["store"]},
+            "database": {**database, "own": cfg.own_database, "store_bytes": sizes["store"]},
             "var": {"size_bytes": sizes["var"]},
             "mode": cfg.mode,
         }

@@ -28,6 +28,8 @@ SUPERVISOR_SOCKET = "supervisor.sock"
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 UPLOAD_MARGIN = 1024 * 1024  # the front door lets the API refuse first, with its own message
 SUPERVISORD_CONF = Path(__file__).with_name("supervisord.conf")
+# The database program's section, which supervisord.conf includes only when the party runs its own.
+DATABASE_PROGRAM_CONF = Path(__file__).with_name("supervisord-database.conf")
 # Written at every start for relay processes after the first; supervisord.conf and the Caddyfile
 # include them (docs/architecture.md §Several relay processes on one machine).
 RELAY_PROGRAMS = "relays.conf"
@@ -75,7 +77,9 @@ def prepare(cfg: Config) -> None:
     _empty(cfg.run_dir)
     _empty(cfg.tmp_dir)
     (cfg.db_dir / "postgres" / "postmaster.pid").unlink(missing_ok=True)
-    for directory in (cfg.log_dir, cfg.uploads_dir, cfg.db_dir, cfg.var / "caddy"):
+    # A database elsewhere leaves no store here; one left from earlier starts is kept as it is.
+    store = [cfg.db_dir] if cfg.own_database else []
+    for directory in (cfg.log_dir, cfg.uploads_dir, *store, cfg.var / "caddy"):
         directory.mkdir(parents=True, exist_ok=True)
     cfg.secrets_dir.mkdir(mode=0o700, exist_ok=True)
     ticket_key(cfg)
@@ -157,6 +161,9 @@ def program_environment(cfg: Config, env: Mapping[str, str]) -> dict[str, str]:
         "SOIREE_DB_PORT": str(cfg.db_port),
         "SOIREE_DB_HTTP_PORT": str(cfg.db_http_port),
         "SOIREE_DATABASE_URL": cfg.database_url,
+        "SOIREE_OWN_DATABASE": "1" if cfg.own_database else "0",
+        # supervisord.conf includes this file: the database program, or nothing (an empty list).
+        "SOIREE_DATABASE_PROGRAM": str(DATABASE_PROGRAM_CONF) if cfg.own_database else "",
         "SOIREE_MAX_UPLOAD": front_door_upload_limit(env),
         "HOME": env.get("HOME") or str(cfg.var),  # a grain has no /etc/passwd to look it up
         "TMPDIR": str(cfg.tmp_dir),  # /tmp is a 16 MiB tmpfs in a grain

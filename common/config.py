@@ -67,6 +67,26 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _own_database(env: Mapping[str, str]) -> bool:
+    """``SOIREE_OWN_DATABASE``: whether the party runs its own database program (default ``1``).
+
+    ``0`` is for a party whose database is a server elsewhere (a multi-node CockroachDB cluster),
+    which ``SOIREE_DATABASE_URL`` must then name: without it there would be no database at all.
+    """
+    raw = (env.get("SOIREE_OWN_DATABASE") or "1").strip()
+    if raw not in ("0", "1"):
+        raise ConfigError(
+            "SOIREE_OWN_DATABASE must be 1 (the party runs its own database) or 0 (it uses the server "
+            f"SOIREE_DATABASE_URL names), got {raw!r}"
+        )
+    if raw == "0" and not env.get("SOIREE_DATABASE_URL"):
+        raise ConfigError(
+            "SOIREE_OWN_DATABASE=0 needs SOIREE_DATABASE_URL: the party's own database program does not "
+            "run, so SOIREE_DATABASE_URL must name the database server to use"
+        )
+    return raw == "1"
+
+
 def _relays(env: Mapping[str, str]) -> int:
     """``SOIREE_RELAYS``: how many relay processes (default 1; ``auto``: one per core)."""
     raw = (env.get("SOIREE_RELAYS") or "1").strip()
@@ -89,6 +109,8 @@ class Config:
     db_port: int
     db_http_port: int
     database_url: str
+    # Whether supervisord runs the database program; when not, database_url is a server elsewhere.
+    own_database: bool = True
     relays: int = 1  # relay processes (docs/architecture.md §Several relay processes on one machine)
     relay_index: int = 0  # which of them this process is, in a relay process
 
@@ -105,6 +127,7 @@ class Config:
         database_url = env.get("SOIREE_DATABASE_URL") or (
             f"postgresql://{DB_SUPERUSER}@{LOOPBACK}:{db_port}/soiree?sslmode=disable"
         )
+        own_database = _own_database(env)
         relays = _relays(env)
         index_raw = env.get("SOIREE_RELAY_INDEX") or "0"
         if not index_raw.isdigit() or int(index_raw) >= relays:
@@ -123,6 +146,7 @@ class Config:
             db_port=db_port,
             db_http_port=_port(env, "SOIREE_DB_HTTP_PORT", port + DB_HTTP_OFFSET),
             database_url=database_url,
+            own_database=own_database,
             relays=relays,
             relay_index=relay_index,
         )
@@ -161,7 +185,7 @@ class Config:
         return self.var / "uploads"
 
     @property
-    def db_dir(self) -> Path:  # the database's store
+    def db_dir(self) -> Path:  # the database's store (only with own_database)
         return self.var / "db"
 
     @property

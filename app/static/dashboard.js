@@ -614,7 +614,8 @@ async function refreshHealth() {
   const db = data.database;
   setText($("db-kind"), db.kind ? `${db.version || db.kind} (${db.state})` : db.state);
   setText($("db-size"), formatBytes(db.size_bytes));
-  setText($("db-store"), formatBytes(db.store_bytes));
+  // SOIREE_OWN_DATABASE=0: the database is a server elsewhere, with no files on this machine.
+  setText($("db-store"), db.own ? formatBytes(db.store_bytes) : "none here (the database is elsewhere)");
   setText($("var-size"), formatBytes(data.var.size_bytes));
 }
 

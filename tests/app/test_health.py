@@ -175,3 +175,19 @@ async def test_the_report_says_what_does_not_answer(tmp_path: Path) -> None:
     assert report["parts"] == {"api": "not answering", "relay": "not answering", "database": "not answering"}
     assert report["database"]["store_bytes"] >= 50_000
     assert report["var"]["size_bytes"] >= report["database"]["store_bytes"]
+
+
+@on_asyncio
+async def test_a_database_elsewhere_is_asked_at_its_url_and_has_no_store_here(
+    tmp_path: Path, database_url: str
+) -> None:
+    (tmp_path / "db").mkdir()  # left from the days the party ran its own
+    (tmp_path / "db" / "store").write_bytes(b"y" * 50_000)
+    env = {"SOIREE_VAR": str(tmp_path), "SOIREE_PORT": "9", "SOIREE_OWN_DATABASE": "0"}
+    report = await Health(Config.from_env({**env, "SOIREE_DATABASE_URL": database_url})).report()
+    assert report["parts"]["database"] == "ok" and report["database"]["kind"] == "PostgreSQL"
+    assert report["database"]["own"] is False and report["database"]["store_bytes"] is None
+    assert report["var"]["size_bytes"] >= 50_000
+    gone = "postgresql://root@127.0.0.1:9/soiree?connect_timeout=2"
+    report = await Health(Config.from_env({**env, "SOIREE_DATABASE_URL": gone})).report()
+    assert report["parts"]["database"] == "not answering"

@@ -37,3 +37,26 @@ def test_a_stack_s_port_block_holds_every_offset() -> None:
 def test_bad_environment_is_a_clear_error(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Config.from_env(env)
+
+
+def test_the_party_runs_its_own_database_unless_told_otherwise() -> None:
+    assert Config.from_env({}).own_database
+    assert Config.from_env({"SOIREE_OWN_DATABASE": "1"}).own_database
+    assert Config.from_env({"SOIREE_OWN_DATABASE": ""}).own_database
+    elsewhere = "postgresql://root@10.0.0.7:26257/soiree"
+    cfg = Config.from_env({"SOIREE_OWN_DATABASE": "0", "SOIREE_DATABASE_URL": elsewhere})
+    assert not cfg.own_database and cfg.database_url == elsewhere
+
+
+@pytest.mark.parametrize("raw", ["no", "off", "false", "2", "00", "yes"])
+def test_an_own_database_setting_other_than_1_or_0_is_a_clear_error(raw: str) -> None:
+    env = {"SOIREE_OWN_DATABASE": raw, "SOIREE_DATABASE_URL": "postgresql://root@10.0.0.7:26257/soiree"}
+    with pytest.raises(ConfigError, match=f"SOIREE_OWN_DATABASE must be 1 .* or 0 .*got '{raw}'"):
+        Config.from_env(env)
+
+
+@pytest.mark.parametrize("url", [None, ""])
+def test_no_own_database_and_no_url_names_both_variables(url: str | None) -> None:
+    env = {"SOIREE_OWN_DATABASE": "0"} | ({} if url is None else {"SOIREE_DATABASE_URL": url})
+    with pytest.raises(ConfigError, match="SOIREE_OWN_DATABASE=0 needs SOIREE_DATABASE_URL"):
+        Config.from_env(env)

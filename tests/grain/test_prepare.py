@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from app.prepare import PrepareError, front_door_upload_limit, prepare, program_environment, supervisor_socket
+from app.prepare import (
+    DATABASE_PROGRAM_CONF,
+    PrepareError,
+    front_door_upload_limit,
+    prepare,
+    program_environment,
+    supervisor_socket,
+)
 from common.config import Config
 from common.secretfiles import HOST_KEY, TICKET_KEY
 from tests.support.stack import ROOT, stack_env
@@ -93,6 +100,34 @@ def test_a_bad_environment_stops_the_launcher_with_a_message(var_dir: Path) -> N
         [sys.executable, "-m", "app.prepare"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode == 1 and "SOIREE_MODE" in out.stderr and out.stdout == ""
+
+
+def test_a_database_elsewhere_gets_no_program_and_no_store_here(var_dir: Path) -> None:
+    own = Config.from_env({"SOIREE_VAR": str(var_dir / "own")})
+    assert program_environment(own, {})["SOIREE_DATABASE_PROGRAM"] == str(DATABASE_PROGRAM_CONF)
+    assert program_environment(own, {})["SOIREE_OWN_DATABASE"] == "1"
+    url = "postgresql://root@10.0.0.7:26257/soiree"
+    cfg = Config.from_env(
+        {"SOIREE_VAR": str(var_dir / "elsewhere"), "SOIREE_OWN_DATABASE": "0", "SOIREE_DATABASE_URL": url}
+    )
+    prepare(cfg)
+    assert not cfg.db_dir.exists() and cfg.uploads_dir.is_dir()
+    env = program_environment(cfg, {})
+    assert (env["SOIREE_OWN_DATABASE"], env["SOIREE_DATABASE_PROGRAM"], env["SOIREE_DATABASE_URL"]) == (
+        "0",
+        "",
+        url,
+    )
+
+
+def test_no_own_database_without_a_url_stops_the_launcher_naming_both(var_dir: Path) -> None:
+    env = stack_env(var_dir, 9500, SOIREE_OWN_DATABASE="0")
+    out = subprocess.run(
+        [sys.executable, "-m", "app.prepare"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert "SOIREE_OWN_DATABASE=0" in out.stderr and "SOIREE_DATABASE_URL" in out.stderr
+    assert list(var_dir.iterdir()) == []  # nothing was prepared
 
 
 def test_the_front_door_lets_the_api_refuse_large_uploads_first() -> None:

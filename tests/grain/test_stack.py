@@ -17,6 +17,7 @@ import trio
 
 from app import links
 from app.local_run import session_processes
+from app.prepare import DATABASE_PROGRAM_CONF
 from common.config import STACK_PORTS, Config
 from relay.client import open_relay
 from relay.protocol import Rule, Status
@@ -209,7 +210,7 @@ async def test_players_sign_in_and_meet_in_the_relay_through_the_front_door(
 def test_every_program_logs_to_a_capped_file_in_the_var_directory() -> None:
     """A grain has no /dev/stdout and one uid; users pay for every megabyte of /var."""
     conf = configparser.RawConfigParser()
-    conf.read(ROOT / "app" / "supervisord.conf")
+    conf.read([ROOT / "app" / "supervisord.conf", DATABASE_PROGRAM_CONF])
     programs = [s.removeprefix("program:") for s in conf.sections() if s.startswith("program:")]
     assert sorted(programs) == ["app", "database", "frontdoor", "relay", "uro-shim"]
     for program in programs:
