@@ -14,10 +14,11 @@ import pytest
 import trio
 
 from app import links
-from app.local_run import session_processes
 from common.config import STACK_PORTS, Config
 from relay.client import open_relay
 from relay.protocol import Lifetime, Rule
+from tests.app.dashboard import DESKTOP, text_of
+from tests.support.browser import open_browser
 from tests.support.net import free_port_block
 from tests.support.postgres import PostgresServer
 from tests.support.stack import Stack, http_status
@@ -78,9 +79,9 @@ async def test_the_party_uses_a_database_elsewhere_and_runs_none_of_its_own(
         await trio.to_thread.run_sync(stack.wait_ready)
         user_id, token = await trio.to_thread.run_sync(new_player, stack, cfg, "ana")
 
-        def query(sql: str, *args: object) -> list[tuple[object, ...]]:
+        def query(sql: str, *args: object) -> list[tuple[Any, ...]]:
             with psycopg.connect(url) as conn:
-                return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+                return conn.execute(sql, args).fetchall()
 
         # The account landed in the database elsewhere.
         assert query("SELECT display_name FROM uro_users WHERE id = %s", user_id) == [("ana",)]
@@ -109,20 +110,20 @@ async def test_the_party_uses_a_database_elsewhere_and_runs_none_of_its_own(
             garden = await ana.join("garden")
             lantern = await garden.spawn(b"lit", rule=Rule.ALLOW, lifetime=Lifetime.PERSISTENT)
 
-            def saved() -> list[tuple[object, ...]]:
+            def saved() -> list[tuple[Any, ...]]:
                 return query(
                     "SELECT state, account FROM relay_objects WHERE room = 'garden' AND object_id = %s",
                     lantern,
                 )
 
             await trio.to_thread.run_sync(lambda: wait_until(saved, 30, "the relay to save the lantern"))
-            assert [(bytes(state), account) for state, account in saved()] == [(b"lit", user_id)]  # type: ignore[arg-type]
+            assert [(bytes(state), account) for state, account in saved()] == [(b"lit", user_id)]
 
         # No database program: supervisord does not know one, no such process runs, no store was made.
         status = await trio.to_thread.run_sync(stack.supervisorctl, "status")
         programs = {line.split()[0] for line in status.splitlines() if line.strip()}
         assert {"uro-shim", "relay", "app", "frontdoor"} <= programs and "database" not in programs
-        running = command_lines(session_processes(stack.process.pid))  # type: ignore[union-attr]
+        running = command_lines(stack.processes())
         assert any("uro_shim" in line for line in running)  # the list is the party's processes
         assert not [line for line in running if any(name in line for name in DATABASE_COMMANDS)]
         assert not (stack.var / "db").exists() and not (stack.var / "log" / "database.log").exists()
@@ -139,6 +140,21 @@ async def test_the_party_uses_a_database_elsewhere_and_runs_none_of_its_own(
         database = report["database"]
         assert (database["kind"], database["own"], database["store_bytes"]) == ("PostgreSQL", False, None)
         assert sorted(p["name"] for p in report["processes"]) == ["app", "frontdoor", "relay", "uro-shim"]
+
+        # The dashboard, in a browser, shows four parts up and the database as fine, elsewhere.
+        async with open_browser() as page:
+            await page.set_viewport(*DESKTOP)
+            await page.navigate(links.host_url(cfg).replace(links.base_url(cfg), stack.url))
+            titles = await page.wait_for(
+                """(() => { const rows = [...document.querySelectorAll('#processes tbody tr')];
+                  return rows.length === 4 && rows.every(r => r.querySelector('.state').textContent === 'up')
+                    && document.querySelector('#db-kind').textContent.endsWith('(ok)')
+                    && rows.map(r => r.querySelector('th').textContent); })()""",
+                what="four parts up and the database ok",
+            )
+            assert "Database" not in titles
+            assert (await page.evaluate(text_of("#db-kind"))).startswith("PostgreSQL")
+            assert await page.evaluate(text_of("#db-store")) == "none here (the database is elsewhere)"
     finally:
         code = await trio.to_thread.run_sync(stack.stop)
     assert code == 0
