@@ -139,7 +139,7 @@ class Client:
     received: int = 0
     packets: bool = False  # a game peer: sends PACKETs, reads PACKET_FROMs
     walker: Walker | None = None  # the world: walks about, focus at its avatar
-    seen_at: dict[int, float] = field(default_factory=dict)  # sender -> when its last state came
+    seen_at: dict[int, tuple[float, int]] = field(default_factory=dict)  # sender -> its last state's time, tier
     gaps: dict[int, float] = field(default_factory=dict)  # tier -> longest gap between states
     starved: int = 0  # gaps longer than the tier's period allows
     tiered: dict[int, int] = field(default_factory=dict)  # tier -> states received (measured)
@@ -222,6 +222,7 @@ class RoundResult:
     tier_gap_max_ms: list[float] = field(default_factory=list)  # per tier, worst gap of any avatar
     tier_states_per_s: list[float] = field(default_factory=list)  # per tier, per sampler
     starved: int = 0  # gaps over a tier's period plus GAP_SLACK, over all samplers
+    generator_cpu_percent: float = 0.0  # this process, on its own core: near 100 % it is the limit
 
     @property
     def passed(self) -> bool:
@@ -335,6 +336,7 @@ def run_round(
                 watch["lagging_max"] = max(watch["lagging_max"], stats["lagging_connections"])
         if cpu0 is None and now >= measure_from:
             cpu0 = proc_cpu_seconds(pid)
+            own0 = time.process_time()
             for c in clients:
                 c.latencies.clear()
                 c.received = 0
@@ -399,6 +401,7 @@ def run_round(
                     continue
                 sample(c, data, measure_from)
     cpu = proc_cpu_seconds(pid) - (cpu0 or 0.0)
+    own = time.process_time() - own0 if cpu0 is not None else 0.0
     rss = proc_rss_mb(pid)
     # stop sending; let the last updates land, then check the samplers have the latest of everyone
     quiet_until = time.monotonic() + 1.0
@@ -444,6 +447,7 @@ def run_round(
         max_ms=round(max(latencies, default=float("nan")), 2),
         latest_ok=latest_ok,
         server_cpu_percent=round(100 * cpu / seconds, 1),
+        generator_cpu_percent=round(100 * own / seconds, 1),
         server_rss_mb=round(rss, 1),
         server_rss_per_client_kb=round(1024 * (rss - base_rss) / n, 1),
         late_sends=late,
@@ -527,17 +531,20 @@ def sample_world(c: Client, data: bytes, measure_from: float) -> None:
                 cell = INTEREST.cell_of(pos)
                 tier = INTEREST.tier(walker.cell, cell) if cell is not None else 0
                 seen = c.seen_at.get(sender)
-                c.seen_at[sender] = now
+                c.seen_at[sender] = (now, tier)
                 if measuring and seq:
                     c.received += 1
                     c.tiered[tier] = c.tiered.get(tier, 0) + 1
                     if tier == 0:
                         c.latencies.append((now_ns - sent_ns) / 1e6)
-                    if seen is not None:
-                        gap = now - seen
+                    if seen is not None and seen[1] == tier:
+                        gap = now - seen[0]
                         if gap > c.gaps.get(tier, 0.0):
                             c.gaps[tier] = gap
                         if gap > max(PERIODS[tier], c.interval) + GAP_SLACK:
+                            c.starved += 1
+                    elif seen is not None:  # it changed tier: the old tier's turn, then the new one's
+                        if now - seen[0] > PERIODS[seen[1]] + PERIODS[tier] + GAP_SLACK:
                             c.starved += 1
             off += 3 + n
 
@@ -645,7 +652,7 @@ def row(r: RoundResult, label: str) -> str:
         f"{'yes' if r.latest_ok else 'NO':>7} {r.server_cpu_percent:9.1f}% {r.server_rss_mb:7.1f} "
         f"{r.server_rss_per_client_kb:10.1f} {r.late_sends:11d} {r.tick_ms_max:12.1f} "
         f"{r.queue_max_kb:13.1f} {r.cpu_us_per_delivery:15.4f}  {'ok' if r.passed else 'over'}"
-        f"  {label}  load {r.load_average}"
+        f"  {label}  load {r.load_average}  generator {r.generator_cpu_percent:.0f}%"
         + (
             f"\n        world {r.world_side_m:g} m square; per tier: states/s {r.tier_states_per_s},"
             f" longest gap ms {r.tier_gap_max_ms}; starved {r.starved}"
