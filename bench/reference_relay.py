@@ -11,9 +11,11 @@ Everything else is our relay's own edge, so that the comparison is of what lies 
 edges: trio, the same HTTP upgrade (``relay.http``), the same client-frame decoder
 (``relay.wsframes``), the same frame building (``relay.server.ws_frame``), the same write path
 (straight into the socket with ``send``/``sendmsg`` when it has room, a writer task when not),
-the same tick loop and the same collector settings.
+the same tick loop and the same collector settings. It reads each connection in a task of its
+own, the plain trio way; with ``--one-reader`` it reads them all from one task as our relay
+does (``relay/reading.py``), to show what that edge alone is worth.
 
-    python -m bench.reference_relay --port 8002 --admin-port 8003
+    python -m bench.reference_relay --port 8002 --admin-port 8003 [--one-reader]
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from relay.protocol import (
     pack_messages,
     state_record,
 )
-from relay.server import RECEIVE_SIZE, TickStats, ws_frame
+from relay.reading import SocketReader
+from relay.server import READ_BATCH, RECEIVE_SIZE, TickStats, ws_frame
 from relay.settings import Settings
 from relay.wsframes import OP_BINARY, ClientFrames, FrameError
 
@@ -53,7 +56,7 @@ _OBJECT = struct.Struct("<I")  # an UPDATE body's object id, after its room (u16
 
 
 class Peer:
-    __slots__ = ("busy", "outbox", "raw", "stream", "wake")
+    __slots__ = ("busy", "ended", "frames", "outbox", "raw", "stream", "wake")
 
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
@@ -62,10 +65,15 @@ class Peer:
         self.outbox: list[bytes] = []
         self.wake = trio.Event()
         self.busy = False
+        self.frames = ClientFrames(MAX_MESSAGE)
+        self.ended = trio.Event()  # with one reader: the reading task is done with it
 
 
 class ReferenceRelay:
-    def __init__(self, tick_hz: int) -> None:
+    def __init__(self, tick_hz: int, one_reader: bool = False) -> None:
+        self.one_reader: SocketReader[Peer] | None = (
+            SocketReader(RECEIVE_SIZE, READ_BATCH) if one_reader else None
+        )
         self.interval = 1.0 / tick_hz
         self.peers: list[Peer] = []
         self.pending: dict[int, bytes] = {}  # object id -> its newest STATE record this tick
@@ -165,6 +173,8 @@ class ReferenceRelay:
                     nursery.cancel_scope.cancel()
             finally:
                 self.peers.remove(peer)
+                if self.one_reader is not None:
+                    self.one_reader.remove(peer.raw)
                 peer.raw.close()
         except (trio.BrokenResourceError, trio.ClosedResourceError, FrameError):
             pass
@@ -172,14 +182,32 @@ class ReferenceRelay:
             await stream.aclose()
 
     async def reader(self, peer: Peer, data: bytes) -> None:
-        frames = ClientFrames(MAX_MESSAGE)
+        self.feed(peer, data)
+        if self.one_reader is not None:
+            self.one_reader.add(peer.raw, peer)
+            await peer.ended.wait()
+            return
+        while data := await peer.stream.receive_some(RECEIVE_SIZE):
+            self.feed(peer, data)
+
+    def feed(self, peer: Peer, data: bytes) -> None:
+        for opcode, payload in peer.frames.feed(data):
+            if opcode == OP_BINARY:
+                self.receive(peer, payload)
+
+    async def read_all(self, reader: SocketReader[Peer]) -> None:
+        """With one reader: every connection's data, from one task."""
         while True:
-            for opcode, payload in frames.feed(data):
-                if opcode == OP_BINARY:
-                    self.receive(peer, payload)
-            data = await peer.stream.receive_some(RECEIVE_SIZE)
-            if not data:
-                return
+            for peer, data in await reader.read():
+                if peer.ended.is_set():
+                    continue
+                try:
+                    self.feed(peer, data)
+                except FrameError:
+                    data = b""
+                if not data:
+                    reader.remove(peer.raw)
+                    peer.ended.set()
 
     async def writer(self, peer: Peer) -> None:
         while True:
@@ -211,8 +239,8 @@ class ReferenceRelay:
             await stream.aclose()
 
 
-async def serve(port: int, admin_port: int, tick_hz: int) -> None:
-    relay = ReferenceRelay(tick_hz)
+async def serve(port: int, admin_port: int, tick_hz: int, one_reader: bool) -> None:
+    relay = ReferenceRelay(tick_hz, one_reader)
     listeners = await trio.open_tcp_listeners(port, host=LOOPBACK)
     admin = await trio.open_tcp_listeners(admin_port, host=LOOPBACK)
     gc.freeze()  # the same collector settings as the relay (relay/service.py)
@@ -221,6 +249,8 @@ async def serve(port: int, admin_port: int, tick_hz: int) -> None:
         nursery.start_soon(trio.serve_listeners, relay.handle, listeners)
         nursery.start_soon(trio.serve_listeners, relay.admin, admin)
         nursery.start_soon(relay.ticker)
+        if relay.one_reader is not None:
+            nursery.start_soon(relay.read_all, relay.one_reader)
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for _ in signals:
                 break
@@ -234,8 +264,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--admin-port", type=int, required=True)
     parser.add_argument("--tick-hz", type=int, default=Settings().tick_hz)
+    parser.add_argument("--one-reader", action="store_true", help="read every connection from one task")
     args = parser.parse_args(argv)
-    trio.run(serve, args.port, args.admin_port, args.tick_hz)
+    trio.run(serve, args.port, args.admin_port, args.tick_hz, args.one_reader)
     return 0
 
 

@@ -139,7 +139,9 @@ class Client:
     received: int = 0
     packets: bool = False  # a game peer: sends PACKETs, reads PACKET_FROMs
     walker: Walker | None = None  # the world: walks about, focus at its avatar
-    seen_at: dict[int, tuple[float, int]] = field(default_factory=dict)  # sender -> its last state's time, tier
+    seen_at: dict[int, tuple[float, int]] = field(
+        default_factory=dict
+    )  # sender -> its last state's time, tier
     gaps: dict[int, float] = field(default_factory=dict)  # tier -> longest gap between states
     starved: int = 0  # gaps longer than the tier's period allows
     tiered: dict[int, int] = field(default_factory=dict)  # tier -> states received (measured)
@@ -543,9 +545,8 @@ def sample_world(c: Client, data: bytes, measure_from: float) -> None:
                             c.gaps[tier] = gap
                         if gap > max(PERIODS[tier], c.interval) + GAP_SLACK:
                             c.starved += 1
-                    elif seen is not None:  # it changed tier: the old tier's turn, then the new one's
-                        if now - seen[0] > PERIODS[seen[1]] + PERIODS[tier] + GAP_SLACK:
-                            c.starved += 1
+                    elif seen is not None and now - seen[0] > PERIODS[seen[1]] + PERIODS[tier] + GAP_SLACK:
+                        c.starved += 1  # it changed tier: the old tier's turn, then the new one's
             off += 3 + n
 
 
@@ -554,9 +555,11 @@ def start_relay(
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SOIREE_VAR": str(var), "SOIREE_PORT": str(port), "SOIREE_MODE": "standalone"}
     python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
-    if server == "reference":  # bench/reference_relay.py, on the ports the relay would use
+    if server.startswith("reference"):  # bench/reference_relay.py, on the ports the relay would use
         cmd = [*python, "-m", "bench.reference_relay", "--port", str(port + RELAY_OFFSET)]
         cmd += ["--admin-port", str(port + RELAY_ADMIN_OFFSET)]
+        if server == "reference-one-reader":
+            cmd.append("--one-reader")
     else:  # soiree, or soiree@PATH: the relay of another checkout (a before/after run)
         cmd = [*python, "-m", "relay", "--no-database", "--log-level", "WARNING"]
         for setting in settings:
@@ -679,7 +682,8 @@ def main(argv: list[str]) -> int:
         "--servers",
         default="soiree",
         help="comma-separated: soiree (python -m relay), soiree@PATH (the relay of the checkout at PATH,"
-        " for before and after), reference (bench/reference_relay.py); side by side",
+        " for before and after), reference (bench/reference_relay.py), reference-one-reader (the same,"
+        " reading every connection from one task as ours does); side by side",
     )
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the relay ('' for none)")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU for this generator (-1 for none)")
@@ -714,7 +718,7 @@ def main(argv: list[str]) -> int:
     print(header)
     servers = [x for x in args.servers.split(",") if x]
     # the reference relay speaks only what the crowd of avatars needs (no FOCUS, no game)
-    variants = [(s, w) for w in workloads for s in servers if s != "reference" or w == "updates"]
+    variants = [(s, w) for w in workloads for s in servers if not s.startswith("reference") or w == "updates"]
     label = {
         v: "/".join(x for x, many in zip(v, (len(servers) > 1, len(workloads) > 1), strict=True) if many)
         for v in variants

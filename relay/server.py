@@ -4,7 +4,9 @@ Client frames are decoded on raw trio streams by ``relay/wsframes.py`` (no per-c
 or background task beyond one writer); server frames are built once per message, because they
 are unmasked: a frame shared by many receivers is the same bytes for all of them (``ws_frame``). Each
 connection has one writer task that drains its outbox with a single ``send_all`` per wakeup, so
-a slow socket only ever delays its own connection; the core decides when it is too slow.
+a slow socket only ever delays its own connection; the core decides when it is too slow. One
+task reads every connection's socket (``relay/reading.py``) and wakes the writers once for all
+it read.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import select
 import socket
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from relay.core import RelayCore
 from relay.http import HttpError, Request, read_request, send_json
 from relay.persistence import Persister
 from relay.protocol import TOKEN_SIZE, ClientClose, Close
+from relay.reading import SocketReader
 from relay.session import Conn
 from relay.settings import Settings
 from relay.wsframes import (
@@ -131,8 +133,7 @@ class RelayServer:
         self.ready = trio.Event()  # set once persistent objects are restored (or given up on)
         self.persister: Persister | None = None
         self.started_at = time.time()
-        self._readable = select.epoll()
-        self._reading: dict[int, Wire] = {}
+        self._reader: SocketReader[Wire] = SocketReader(RECEIVE_SIZE, READ_BATCH)
 
     def holds(self, room: str) -> bool:
         """Whether ``room`` is placed on this process (docs/architecture.md §Several relay
@@ -161,7 +162,7 @@ class RelayServer:
                 nursery.start_soon(self._read_all)
                 task_status.started(port)
         finally:
-            self._readable.close()
+            self._reader.close()
             with trio.move_on_after(1.0, shield=True):
                 await self.auth.aclose()
 
@@ -318,9 +319,7 @@ class RelayServer:
             return ended
         if ended is not None:
             return ended
-        fd = wire.raw.fileno()
-        self._reading[fd] = wire
-        self._readable.register(fd, select.EPOLLIN)
+        self._reader.add(wire.raw, wire)
         try:
             await wire.read_end.wait()
         finally:
@@ -329,28 +328,17 @@ class RelayServer:
 
     def _stop_reading(self, wire: Wire) -> None:
         assert wire.raw is not None
-        fd = wire.raw.fileno()
-        if self._reading.get(fd) is wire:
-            del self._reading[fd]
-            self._readable.unregister(fd)  # before the dup is closed: epoll keys on the file
+        self._reader.remove(wire.raw)  # before the dup is closed (relay/reading.py)
         wire.read_end.set()
 
     async def _read_all(self) -> None:
-        """The reading task: every socket with data, read once per wakeup, then the writers."""
-        readable, reading = self._readable, self._reading
+        """The reading task: what every socket with data had, then the writers, once."""
         while True:
-            await trio.lowlevel.wait_readable(readable.fileno())
+            batch = await self._reader.read()
             now = trio.current_time()
-            for fd, _ in readable.poll(0, READ_BATCH):
-                wire = reading.get(fd)
-                if wire is None or wire.raw is None:
+            for wire, data in batch:
+                if wire.read_end.is_set():
                     continue
-                try:
-                    data = wire.raw.recv(RECEIVE_SIZE)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
                 try:
                     ended = self._feed(wire, data, now)
                 except Exception:  # a fault with one connection ends that connection only
