@@ -2,8 +2,13 @@
 
 Positions fall into cells of a cubic grid; the tier of an object for a member is chosen by the
 Chebyshev distance, in cells, between the member's focus cell and the object's cell. Tier ``t``
-is sent on ticks that are multiples of its period, and then carries the newest state of every
-object in that tier that changed during the period, so the latest value always arrives.
+is sent to a focus every ``period`` ticks, and then carries the newest state of every object in
+that tier that changed during the period, so the latest value always arrives. Foci take their
+turns at different ticks, by the z and y of their cell: were every focus's slow tiers due on the
+same tick, that tick would carry several times the bytes of the others, and its fan-out would
+delay everyone's near states (bench/README.md §"The world beside the crowd"). Foci with the same z and y
+share their turns, and with them the segments below (which run along z); a focus moving along x
+keeps its turns.
 
 Everything here is per room and shared by all members: each object's newest state and the tick
 it came in, and per-tick windows computed once. A window is kept in *rows* of cells (same x and y, sorted
@@ -59,9 +64,13 @@ class Interest:
             next(t for t, bound in enumerate(self.bounds) if d <= bound)
             for d in range(self._ranges[-1][0] + 1)
         ]
-        self._windows: dict[int, Rows] | None = None
+        # which tiers are due for a member at (tick + phase) modulo the periods' common multiple
+        cycle = math.lcm(*self.periods)
+        self._due_at = [
+            tuple(t for t, period in enumerate(self.periods) if not turn % period) for turn in range(cycle)
+        ]
+        self._windows: dict[int, Rows] = {}  # this tick's, built when a member first needs them
         self._longest: Rows | None = None  # the longest window, for what a moved focus is owed
-        self._tick = 0
         self._segments: dict[Segment, list[bytes]] = {}
         self._frames: dict[Segment, Frames] = {}
         self._tiers: dict[tuple[Cell, Cell], int] = {}
@@ -104,7 +113,7 @@ class Interest:
         return found
 
     def _forget_windows(self) -> None:
-        self._windows = None
+        self._windows = {}
         self._longest = None
         self._segments.clear()
         self._frames.clear()
@@ -116,26 +125,31 @@ class Interest:
         since = self._now - ticks + 1
         return self._rows((cell, rec) for at, cell, rec in self.latest.values() if at >= since)
 
-    def windows(self, tick: int) -> dict[int, Rows]:
-        """For each tier due at ``tick``: its window's latest states, in rows of cells."""
-        if self._windows is not None and self._tick == tick:
-            return self._windows
-        self._forget_windows()
-        result: dict[int, Rows] = {}
-        shapes, longest = self._shapes, max(self.periods)
-        if len(shapes) > 1_000:  # the row sets of a world come back tick after tick
-            shapes.clear()
-            self._plans.clear()
-        for t, period in enumerate(self.periods):
-            if tick % period:
-                continue
-            rows = result[t] = self._window(period)
-            if period == longest:  # the window a moved focus's debts come from, too
+    def phase(self, focus: Cell) -> int:
+        """How far a focus's turns are shifted: by its z and y, so that neighbouring slabs of
+        cells take theirs on different ticks while foci along x, whose segments are the same
+        runs of rows, take them together."""
+        return (focus[2] + 7 * focus[1]) % len(self._due_at)
+
+    def due_tiers(self, tick: int, focus: Cell) -> tuple[int, ...]:
+        """The tiers due at ``tick`` for a member focused on ``focus``."""
+        due = self._due_at
+        return due[(tick + self.phase(focus)) % len(due)]
+
+    def window(self, t: int) -> Rows:
+        """Tier ``t``'s window this tick: the latest states of its period, in rows of cells."""
+        rows = self._windows.get(t)
+        if rows is None:
+            shapes = self._shapes
+            if len(shapes) > 1_000:  # the row sets of a world come back tick after tick
+                shapes.clear()
+                self._plans.clear()
+            period = self.periods[t]
+            rows = self._windows[t] = self._window(period)
+            if period == max(self.periods):  # the window a moved focus's debts come from, too
                 self._longest = rows
-            occupied = frozenset(rows)
-            self._shape[t] = shapes.setdefault(occupied, len(shapes))
-        self._windows, self._tick = result, tick
-        return result
+            self._shape[t] = shapes.setdefault(frozenset(rows), len(shapes))
+        return rows
 
     @staticmethod
     def _rows(states: Iterable[tuple[Cell, bytes]]) -> Rows:
@@ -160,11 +174,12 @@ class Interest:
             rows[key] = ([z for z, _ in cells], [recs for _, recs in cells])
         return rows
 
-    def _due_segments(self, tick: int, focus: Cell) -> list[Segment]:
-        """The segments a member focused on ``focus`` gets at ``tick``, tier by tier."""
+    def _due_segments(self, tiers: tuple[int, ...], focus: Cell) -> list[Segment]:
+        """The segments of ``tiers`` a member focused on ``focus`` gets this tick."""
         out: list[Segment] = []
         plans, shape = self._plans, self._shape
-        for t, rows in self.windows(tick).items():
+        for t in tiers:
+            rows = self.window(t)
             key = (t, shape[t], focus)
             plan = plans.get(key)
             if plan is None:
@@ -206,7 +221,6 @@ class Interest:
         recs = self._segments.get(segment)
         if recs is None:
             t, x, y, lo, hi = segment
-            assert self._windows is not None
             zs, blocks = self._windows[t][(x, y)]
             recs = []
             for block in blocks[bisect.bisect_left(zs, lo) : bisect.bisect_right(zs, hi)]:
@@ -214,20 +228,22 @@ class Interest:
             self._segments[segment] = recs
         return recs
 
-    def due(self, tick: int, focus: Cell) -> list[bytes]:
-        """The states a member focused on ``focus`` gets at ``tick``."""
+    def due(self, tiers: tuple[int, ...], focus: Cell) -> list[bytes]:
+        """The states of ``tiers`` a member focused on ``focus`` gets this tick."""
         out: list[bytes] = []
-        for segment in self._due_segments(tick, focus):
+        for segment in self._due_segments(tiers, focus):
             out += self._segment(segment)
         return out
 
-    def due_frames(self, tick: int, focus: Cell, pack: Callable[[list[bytes]], Frames]) -> Frames:
+    def due_frames(
+        self, tiers: tuple[int, ...], focus: Cell, pack: Callable[[list[bytes]], Frames]
+    ) -> Frames:
         """``due`` as wire-ready frames: each segment's frames are built once per tick with
         ``pack`` and shared by every focus that gets the segment."""
         frames: list[bytes] = []
         size = 0
         cache = self._frames
-        for segment in self._due_segments(tick, focus):
+        for segment in self._due_segments(tiers, focus):
             built = cache.get(segment)
             if built is None:
                 recs = self._segment(segment)
@@ -239,23 +255,25 @@ class Interest:
 
     def owed(self, old: Cell | None, new: Cell | None) -> list[bytes]:
         """States possibly still owed after a focus moved from ``old`` to ``new``: those of the
-        longest window that were deferred under ``old`` and whose tier changes under ``new``.
+        longest window that were deferred under ``old`` and whose tier changes under ``new``;
+        when the turns change too (another z or y), every state deferred under ``old``, since
+        the new turns may come later than the old ones would have.
 
-        When the focus moved, only cells within the last tier's inner bound of either focus can
-        change tier, so only those rows and runs of the longest window are looked at."""
+        When the focus kept its turns, only cells within the last tier's inner bound of either
+        focus can change tier, so only those rows and runs of the longest window are looked at."""
         if old is None:  # nothing was deferred
             return []
-        if self._longest is None:
-            self._longest = self._window(max(self.periods))
         rows = self._longest
+        if rows is None:
+            rows = self.window(self.periods.index(max(self.periods)))
         reach = self._ranges[-1][0]
         tier_at = self._tier_at
         span = len(tier_at)
         last = len(self.bounds) - 1
         ox, oy, oz = old
-        moved = new is not None
+        moved = new is not None and self.phase(new) == self.phase(old)
         nx, ny, nz = new if new is not None else old
-        if not moved:  # the focus was removed: everything deferred is owed, far cells included
+        if not moved:  # removed, or its turns changed: everything deferred is owed, far cells included
             reach = _FAR
         lo, hi = min(oz, nz) - reach, max(oz, nz) + reach
         out: list[bytes] = []

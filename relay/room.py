@@ -1029,7 +1029,8 @@ class Room:
                 return self._planned_frames(plan, sid, shared)
             frames = self._frames(self._records_for(m, shared, self._packets_for(sid, backed_up)))
         if m.focus_cell is not None:
-            due, size = self.interest.due_frames(self.tick_no, m.focus_cell, self._frames)
+            tiers = self.interest.due_tiers(self.tick_no, m.focus_cell)
+            due, size = self.interest.due_frames(tiers, m.focus_cell, self._frames)
             if size:
                 frames = (frames[0] + due, frames[1] + size)
         return frames
@@ -1083,8 +1084,11 @@ class Room:
                             ]
                         )
                     # then its tiers' states: frames shared by every focus that gets the same cells
-                    due, due_size = self.interest.due_frames(self.tick_no, m.focus_cell, self._frames)
+                    tiers = self.interest.due_tiers(self.tick_no, m.focus_cell)
+                    due, due_size = self.interest.due_frames(tiers, m.focus_cell, self._frames)
                     cached = (ordered[0] + due, ordered[1] + due_size) if due_size else ordered
+                    if len(cached[0]) > 1:  # one buffer, shared by the cell's members: a write
+                        cached = ([b"".join(cached[0])], cached[1])  # of one piece costs less
                     by_focus[m.focus_cell] = cached
                 frames = cached
             if m.owing:  # the focus moved: states still owed under its old tiers follow
