@@ -6,7 +6,7 @@ is sent to a focus every ``period`` ticks, and then carries the newest state of 
 that tier that changed during the period, so the latest value always arrives. Foci take their
 turns at different ticks, by the z and y of their cell: were every focus's slow tiers due on the
 same tick, that tick would carry several times the bytes of the others, and its fan-out would
-delay everyone's near states (bench/README.md §"The world beside the crowd"). Foci with the same z and y
+delay everyone's near states (bench/README.md §The world beside the crowd). Foci with the same z and y
 share their turns, and with them the segments below (which run along z); a focus moving along x
 keeps its turns.
 

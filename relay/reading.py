@@ -5,7 +5,7 @@ that finds nothing, an epoll registration change (trio registers a socket one-sh
 wait), a task switch and the ``recv`` that gets the data. At 20 messages a second from each of
 hundreds of clients that was a fifth of the relay. Here the sockets sit in an epoll set of our
 own, registered once and level-triggered; trio waits on that set's descriptor, and one wakeup
-reads every socket that has data (bench/README.md §"Reading every connection in one task").
+reads every socket that has data (bench/README.md §Reading every connection in one task).
 
 The sockets must be non-blocking. Whoever owns a socket removes it before closing it: epoll
 keys its registrations on the open file, which outlives a closed descriptor when it was
