@@ -49,6 +49,7 @@ from bench.world import INTEREST, SETTINGS, Walker, side_for
 from common.config import RELAY_ADMIN_OFFSET, RELAY_OFFSET, RELAY_PATH
 from common.identity import Identity
 from common.secretfiles import TICKET_KEY, load_secret, mint_ticket
+from relay.interest import Cell
 from relay.protocol import (
     GAME_VERSION,
     HEADER,
@@ -76,6 +77,7 @@ RECV = 1 << 20
 WORKLOADS = ("updates", "packets", "world")
 FOCUS_TYPE = Focus.TYPE
 POS = struct.Struct("<3f")
+IN_FLIGHT = 0.5  # seconds: a state received was sent at most this long before (else it is late)
 GAP_SLACK = 0.1  # seconds beyond a tier's period before a gap counts as starving: one tick, jitter
 
 
@@ -139,9 +141,10 @@ class Client:
     received: int = 0
     packets: bool = False  # a game peer: sends PACKETs, reads PACKET_FROMs
     walker: Walker | None = None  # the world: walks about, focus at its avatar
-    seen_at: dict[int, tuple[float, int]] = field(
-        default_factory=dict
-    )  # sender -> its last state's time, tier
+    # sender -> its last state's time, its cell and this client's cell then
+    seen_at: dict[int, tuple[float, Cell, Cell]] = field(default_factory=dict)
+    moves: list[tuple[float, Cell]] = field(default_factory=list)  # when the walker entered which cell
+    everyone: list[Client] = field(default_factory=list)  # a world sampler: every client, by index
     gaps: dict[int, float] = field(default_factory=dict)  # tier -> longest gap between states
     starved: int = 0  # gaps longer than the tier's period allows
     tiered: dict[int, int] = field(default_factory=dict)  # tier -> states received (measured)
@@ -303,6 +306,8 @@ def run_round(
         c.walker = walker
         clients.append(c)
     for c in clients:
+        if c.sampler and world:
+            c.everyone = clients
         recs = read_until(c.sock, c.reader, lambda r: result_of(r, 2) is not None)
         c.room, c.avatar = result_of(recs, 1) or 0, result_of(recs, 2) or 0
         c.sock.setblocking(False)
@@ -505,7 +510,11 @@ def walk(c: Client, rng: random.Random, side: float, dt: float) -> bytes:
     appends it), after a FOCUS when it crossed into another cell."""
     walker = c.walker
     assert walker is not None
-    out = Focus(3, c.room, walker.position).encode() if walker.step(rng, side, dt) else b""
+    out = b""
+    if walker.step(rng, side, dt):
+        out = Focus(3, c.room, walker.position).encode()
+        assert walker.cell is not None
+        c.moves.append((time.monotonic(), walker.cell))
     head = UPDATE_HEAD.size + POS.size
     update = HEADER.pack(0x21, head + STATE_SIZE) + UPDATE_HEAD.pack(c.room, c.avatar, 1, 1)
     return out + update + POS.pack(*walker.position)
@@ -531,23 +540,39 @@ def sample_world(c: Client, data: bytes, measure_from: float) -> None:
                 if seq > c.latest.get(sender, -1):
                     c.latest[sender] = seq
                 cell = INTEREST.cell_of(pos)
-                tier = INTEREST.tier(walker.cell, cell) if cell is not None else 0
+                assert cell is not None and walker.cell is not None
+                tier = INTEREST.tier(walker.cell, cell)
                 seen = c.seen_at.get(sender)
-                c.seen_at[sender] = (now, tier)
+                c.seen_at[sender] = (now, cell, walker.cell)
                 if measuring and seq:
                     c.received += 1
                     c.tiered[tier] = c.tiered.get(tier, 0) + 1
                     if tier == 0:
                         c.latencies.append((now_ns - sent_ns) / 1e6)
-                    if seen is not None and seen[1] == tier:
+                    if seen is not None:
                         gap = now - seen[0]
                         if gap > c.gaps.get(tier, 0.0):
                             c.gaps[tier] = gap
-                        if gap > max(PERIODS[tier], c.interval) + GAP_SLACK:
+                        limit = max(PERIODS[tier], c.interval) + GAP_SLACK
+                        if (
+                            gap > limit
+                            and gap > allowed_gap(c, sender, seen, (cell, walker.cell)) + GAP_SLACK
+                        ):
                             c.starved += 1
-                    elif seen is not None and now - seen[0] > PERIODS[seen[1]] + PERIODS[tier] + GAP_SLACK:
-                        c.starved += 1  # it changed tier: the old tier's turn, then the new one's
             off += 3 + n
+
+
+def allowed_gap(c: Client, sender: int, seen: tuple[float, Cell, Cell], now: tuple[Cell, Cell]) -> float:
+    """The longest gap the tiers allow between two states of ``sender``: while it and this
+    sampler walked, its tier may have changed, to and fro, and each tier it was in may have
+    just missed its turn; so the periods of every tier it may have been in, added. A state
+    is a little older than its receipt, so the cells entered shortly before count too."""
+    since, its_cell, my_cell = seen
+    since -= IN_FLIGHT
+    theirs = {its_cell, now[0], *(cell for at, cell in c.everyone[sender].moves[-8:] if at > since)}
+    mine = {my_cell, now[1], *(cell for at, cell in c.moves[-8:] if at > since)}
+    tiers = {INTEREST.tier(a, b) for a in mine for b in theirs}
+    return max(c.interval, sum(PERIODS[t] for t in tiers))
 
 
 def start_relay(
