@@ -336,9 +336,7 @@ class RelayServer:
         while True:
             batch = await self._reader.read()
             now = trio.current_time()
-            for wire, data in batch:
-                if wire.read_end.is_set():
-                    continue
+            for wire, data in batch:  # a wire removed while the task waited is not in it
                 try:
                     ended = self._feed(wire, data, now)
                 except Exception:  # a fault with one connection ends that connection only
