@@ -21,7 +21,7 @@ from tests.app.dashboard import DESKTOP, text_of
 from tests.support.browser import open_browser
 from tests.support.net import free_port_block
 from tests.support.postgres import PostgresServer
-from tests.support.stack import Stack, http_status
+from tests.support.stack import Stack, http_status, relay_ticket
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -94,17 +94,7 @@ async def test_the_party_uses_a_database_elsewhere_and_runs_none_of_its_own(
         )
 
         async def ticket() -> str:
-            def fetch() -> str:
-                response = httpx.post(
-                    stack.url + "/api/v1/tickets",
-                    headers={"Authorization": token},
-                    trust_env=False,
-                    timeout=30,
-                )
-                assert response.status_code == 200, response.text
-                return str(response.json()["data"]["ticket"])
-
-            return await trio.to_thread.run_sync(fetch)
+            return str((await relay_ticket(stack.url, token))["ticket"])
 
         async with open_relay(f"ws://127.0.0.1:{stack.port}/relay", ticket=ticket) as ana:
             garden = await ana.join("garden")

@@ -22,7 +22,7 @@ from common.db import with_database
 from relay.client import open_relay
 from relay.protocol import Rule
 from tests.support.net import free_port_block
-from tests.support.stack import Stack, http_status, stack_env
+from tests.support.stack import Stack, http_status, relay_ticket, stack_env
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -88,17 +88,7 @@ async def test_a_relay_elsewhere_lists_its_rooms_with_the_party_api(
         )
 
         async def ticket(token: str) -> str:
-            def fetch() -> str:
-                response = httpx.post(
-                    party.url + "/api/v1/tickets",
-                    headers={"Authorization": token},
-                    trust_env=False,
-                    timeout=30,
-                )
-                assert response.status_code == 200, response.text
-                return str(response.json()["data"]["ticket"])
-
-            return await trio.to_thread.run_sync(fetch)
+            return str((await relay_ticket(party.url, token))["ticket"])
 
         async with open_relay(public, ticket=lambda: ticket(ana)) as ana_relay:
             garden = await ana_relay.join("garden")

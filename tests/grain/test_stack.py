@@ -22,7 +22,7 @@ from common.config import STACK_PORTS, Config
 from relay.client import open_relay
 from relay.protocol import Rule, Status
 from tests.support.net import free_port_block
-from tests.support.stack import LAUNCHER, ROOT, Stack, answers_sql, http_status
+from tests.support.stack import LAUNCHER, ROOT, Stack, answers_sql, http_status, relay_ticket
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -178,18 +178,9 @@ async def test_players_sign_in_and_meet_in_the_relay_through_the_front_door(
         ana_token, bo_token = await trio.to_thread.run_sync(sign_in)
 
         async def ticket_for(token: str) -> str:
-            def fetch() -> str:
-                response = httpx.post(
-                    stack.url + "/api/v1/tickets",
-                    headers={"Authorization": token},
-                    trust_env=False,
-                    timeout=30,
-                )
-                assert response.status_code == 200, response.text
-                assert response.json()["data"]["relay_url"] == f"ws://127.0.0.1:{stack.port}/relay"
-                return str(response.json()["data"]["ticket"])
-
-            return await trio.to_thread.run_sync(fetch)
+            data = await relay_ticket(stack.url, token)
+            assert data["relay_url"] == f"ws://127.0.0.1:{stack.port}/relay"
+            return str(data["ticket"])
 
         relay = f"ws://127.0.0.1:{stack.port}/relay"
         async with (

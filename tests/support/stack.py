@@ -7,13 +7,15 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
+import trio
 
 from app.local_run import kill_session, session_processes
 from app.prepare import program_environment
-from common.config import Config
+from common.config import URO_API, Config
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,21 @@ def http_status(url: str, headers: Mapping[str, str] | None = None) -> int | Non
         return httpx.get(url, headers=headers, timeout=5.0, trust_env=False).status_code
     except httpx.HTTPError:
         return None
+
+
+async def relay_ticket(api: str, token: str) -> dict[str, Any]:
+    """A player's relay ticket from the party's API (``POST /api/v1/tickets`` with its Uro
+    token), fetched off the event loop: the answer's ``data``."""
+
+    def fetch() -> dict[str, Any]:
+        response = httpx.post(
+            api + f"{URO_API}/tickets", headers={"Authorization": token}, trust_env=False, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    return await trio.to_thread.run_sync(fetch)
 
 
 def answers_sql(url: str) -> bool:
