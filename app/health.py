@@ -171,14 +171,12 @@ class Health:
         """The var directory's size and the database store's (None: the database is elsewhere)."""
         now = time.monotonic()
         if self._sizes is None or now - self._sizes[0] > SIZE_CACHE_SECONDS:
-            if self.cfg.own_database:
-                var, store = await asyncio.gather(
-                    asyncio.to_thread(disk_usage, self.cfg.var),
-                    asyncio.to_thread(disk_usage, self.cfg.db_dir),
-                )
-                self._sizes = (now, {"var": var, "store": store})
-            else:
-                self._sizes = (now, {"var": await asyncio.to_thread(disk_usage, self.cfg.var), "store": None})
+
+            async def store() -> int | None:
+                return await asyncio.to_thread(disk_usage, self.cfg.db_dir) if self.cfg.own_database else None
+
+            var, store_bytes = await asyncio.gather(asyncio.to_thread(disk_usage, self.cfg.var), store())
+            self._sizes = (now, {"var": var, "store": store_bytes})
         return self._sizes[1]
 
     async def processes(self) -> tuple[str, list[dict[str, Any]]]:
