@@ -198,9 +198,7 @@ class ReferenceRelay:
     async def read_all(self, reader: SocketReader[Peer]) -> None:
         """With one reader: every connection's data, from one task."""
         while True:
-            for peer, data in await reader.read():
-                if peer.ended.is_set():
-                    continue
+            for peer, data in await reader.read():  # removed sockets are not read
                 try:
                     self.feed(peer, data)
                 except FrameError:

@@ -226,7 +226,7 @@ class RoundResult:
     world_side_m: float = 0.0
     tier_gap_max_ms: list[float] = field(default_factory=list)  # per tier, worst gap of any avatar
     tier_states_per_s: list[float] = field(default_factory=list)  # per tier, per sampler
-    starved: int = 0  # gaps over a tier's period plus GAP_SLACK, over all samplers
+    starved: int = 0  # gaps longer than allowed_gap plus GAP_SLACK, over all samplers
     generator_cpu_percent: float = 0.0  # this process, on its own core: near 100 % it is the limit
 
     @property
@@ -589,12 +589,12 @@ def start_relay(
         cmd = [*python, "-m", "relay", "--no-database", "--log-level", "WARNING"]
         for setting in settings:
             cmd += ["--set", setting]
-        if "@" in server:
-            tree = server.split("@", 1)[1]
-            env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
+    tree = server.partition("@")[2] or None
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
     if cpu:
         cmd = ["taskset", "-c", cpu, *cmd]
-    proc = subprocess.Popen(cmd, env=env, cwd=server.split("@", 1)[1] if "@" in server else None)
+    proc = subprocess.Popen(cmd, env=env, cwd=tree)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
