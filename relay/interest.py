@@ -64,7 +64,7 @@ class Interest:
             next(t for t, bound in enumerate(self.bounds) if d <= bound)
             for d in range(self._ranges[-1][0] + 1)
         ]
-        # which tiers are due for a member at (tick + phase) modulo the periods' common multiple
+        # which tiers are due for a focus at (tick + its phase) modulo the periods' common multiple
         cycle = math.lcm(*self.periods)
         self._due_at = [
             tuple(t for t, period in enumerate(self.periods) if not turn % period) for turn in range(cycle)
