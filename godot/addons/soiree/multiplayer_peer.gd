@@ -52,7 +52,8 @@ extends MultiplayerPeerExtension
 ##
 ## Godot peer ids are the same on every peer: the room's host is 1, any other member is its
 ## relay member id + 1 (member ids start at 1, so ids are >= 2). The relay stamps every packet
-## with its sender, so `get_remote_sender_id()` cannot be forged by another member.
+## with its sender, so `get_remote_sender_id()` cannot be forged by another member;
+## `peer_name(id)` is the party's name for a peer, until its peer_disconnected.
 ##
 ## How it differs from ENet, and why:
 ## - It runs over TCP (a WebSocket), so nothing is lost on the way; "unreliable" means
@@ -153,6 +154,7 @@ var _roles := {}
 var _host_member := 0  # Godot peer 1 (0: no host)
 var _known := {}  # godot id -> member: peers reported to Godot, or about to be (in the queue)
 var _reported := {}  # godot id -> true: the peers Godot has been told of (at the drain)
+var _names := {}  # godot id -> the party's name for it, until its peer_disconnected
 var _ignored := {}  # member -> true: disconnect_peer() or refused; their packets are dropped
 var _introduced := {}  # member -> true: client mode, the host introduced this client
 var _held := {}  # member -> [flags, channel, payload]...: client mode, not introduced yet
@@ -205,6 +207,15 @@ func member_of(godot_id: int) -> int:
 	if godot_id == _unique_id and client != null:
 		return client.member_id
 	return _known.get(godot_id, 0)
+
+
+## The name the party knows a Godot peer by ("" if none). A peer's name stays known until its
+## peer_disconnected has been emitted: the relay forgets a member that leaves at once, but the
+## packets it sent before leaving still reach Godot first, and their handlers can name it.
+func peer_name(godot_id: int) -> String:
+	if godot_id == _unique_id and godot_id != 0 and room != null and client != null:
+		return room.member_name(client.member_id)
+	return _names.get(godot_id, "")
 
 
 ## Runs `action` once Godot has read every packet received before now: how SoireeAuthority
@@ -301,6 +312,7 @@ func _disconnect_peer(p_peer: int, p_force: bool) -> void:
 	if p_force:
 		# No signal (as ENet): Godot forgets the peer itself, so its queued packets go too.
 		_reported.erase(p_peer)
+		_names.erase(p_peer)
 		_drop_queued_from(p_peer)
 	else:
 		_incoming.append(_report_gone.bind(p_peer))
@@ -550,6 +562,7 @@ func _batch_introduction(members: Array, targets: Array) -> void:
 func _report_gone(godot_id: int) -> void:
 	if _reported.erase(godot_id):
 		peer_disconnected.emit(godot_id)
+	_names.erase(godot_id)
 
 
 func _report_end() -> void:
@@ -688,6 +701,7 @@ func _teardown() -> void:
 	_host_member = 0
 	_known.clear()
 	_reported.clear()
+	_names.clear()
 	_ignored.clear()
 	_introduced.clear()
 	_held.clear()
@@ -793,6 +807,8 @@ func _admit(member: int, reports: Array) -> void:
 		return
 	var godot_id := godot_id_of(member)
 	_known[godot_id] = member
+	if room != null:
+		_names[godot_id] = room.member_name(member)
 	reports.append(_report_joined.bind(godot_id))
 
 

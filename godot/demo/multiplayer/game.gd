@@ -91,9 +91,7 @@ func start(link: String, player_name: String, new_mode: String, room: String) ->
 
 ## The name the party knows a Godot peer by.
 func name_of(godot_id: int) -> String:
-	var known := ""
-	if peer != null and peer.room != null:
-		known = peer.room.member_name(peer.member_of(godot_id))
+	var known := peer.peer_name(godot_id) if peer != null else ""
 	return known if not known.is_empty() else "player %d" % godot_id
 
 

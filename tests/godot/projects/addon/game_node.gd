@@ -4,6 +4,8 @@ extends Node
 
 ## [method, sender (get_remote_sender_id), argument], in the order received.
 var calls: Array = []
+## The party's name for each hello's sender, asked of the peer while the call runs.
+var callers: Array[String] = []
 var value := 0
 ## Bytes a synchronizer may carry along with `value` (to make its state large).
 var blob := PackedByteArray()
@@ -11,6 +13,9 @@ var blob := PackedByteArray()
 @rpc("any_peer", "call_remote", "reliable")
 func hello(argument: Variant) -> void:
 	calls.append(["hello", multiplayer.get_remote_sender_id(), argument])
+	var peer := multiplayer.multiplayer_peer as SoireeMultiplayerPeer
+	if peer != null:
+		callers.append(peer.peer_name(multiplayer.get_remote_sender_id()))
 
 
 @rpc("authority", "call_remote", "reliable")

@@ -176,6 +176,8 @@ func _direct_queue() -> void:
 	# A member leaving: its last packets first, then peer_disconnected.
 	var gone := []
 	peer.peer_disconnected.connect(func(id: int) -> void: gone.append(id))
+	check_equal(peer.peer_name(peer.get_unique_id()), "Player 4", "this peer's own name")
+	check_equal(peer.peer_name(77), "", "no name for a peer not in the game")
 	room.to(4, packet.call(9, P.PACKET_RELIABLE, 0, [9]))
 	room.leave(9)
 	check_equal(peer.get_available_packet_count(), 1, "the leaver's last packet is still there")
@@ -451,9 +453,13 @@ func _leaving(host: World, one: World, two: World) -> void:
 		world.take()
 	# A client's last RPC is read before it is reported gone.
 	var calls_at_departure := []
+	var named_at_departure := []
 	host.api.peer_disconnected.connect(
-		func(_id: int) -> void: calls_at_departure.append(host.game.calls.back())
+		func(id: int) -> void:
+			calls_at_departure.append(host.game.calls.back())
+			named_at_departure.append(host.peer.peer_name(id))
 	)
+	check_equal(host.peer.peer_name(8), "Player 7", "a peer's name")
 	two.game.rpc_id(1, "hello", "last words")
 	two.api.poll()  # sends
 	room.serve()
@@ -462,6 +468,10 @@ func _leaving(host: World, one: World, two: World) -> void:
 	_pump()
 	check_equal(host.take(), ["-8"], "the host sees the client leave")
 	check_equal(calls_at_departure, [["hello", 8, "last words"]], "after its last packet")
+	# The room forgot the leaver at once; its last RPC and its peer_disconnected still name it.
+	check_equal(host.game.callers.back(), "Player 7", "the last RPC's sender is named")
+	check_equal(named_at_departure, ["Player 7"], "named in its peer_disconnected too")
+	check_equal(host.peer.peer_name(8), "", "then forgotten")
 	check_equal(one.take(), ["-8"], "so does the other client")
 	# The host leaving ends the game for the clients.
 	room.leave(2)
